@@ -1,0 +1,305 @@
+"""Where papers come from: the Hugging Face Daily Papers API, or recorded JSON for offline runs.
+
+Both sources share `parse_items`, which reads the API's item shape defensively: one bad
+item is skipped with a warning so it never costs the rest of the day.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import re
+from collections.abc import Awaitable, Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Protocol
+
+import httpx
+
+from bot import __version__
+from bot.models import Paper
+
+log = logging.getLogger(__name__)
+
+DEFAULT_URL = "https://huggingface.co/api/daily_papers"
+PAGE_SIZE = 100
+MAX_PAGES = 50  # 5,000 papers: far past any real day, so only a broken server gets here
+BACKOFF = 2.0
+MAX_DELAY = 300.0
+
+_VERSION = re.compile(r"v\d+$")
+_SAFE_ID = re.compile(r"[A-Za-z0-9._-]+")
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class SourceError(Exception):
+    """The source could not give a day; the message is one line saying what failed."""
+
+
+class _Transient(Exception):
+    """A fault worth retrying; `retry_after` is the server's requested wait, if any."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class Source(Protocol):
+    async def fetch_day(self, day: date) -> list[Paper]:
+        """The papers featured on `day`; raises SourceError when the source cannot tell."""
+
+    def current_days(self, today: date) -> list[date]:
+        """The days a poll should fetch now."""
+
+    async def aclose(self) -> None:
+        """Release connections; called once on shutdown."""
+
+
+class HuggingFaceSource:
+    """The live API, retried with backoff because the CDN and rate limits fail transiently."""
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        token: str | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 20.0,
+        attempts: int = 4,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        headers = {"User-Agent": f"paperboy/{__version__}", "Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._client = httpx.AsyncClient(
+            headers=headers, timeout=timeout, transport=transport, follow_redirects=True
+        )
+        self._url = url
+        self._host = httpx.URL(url).host or url
+        self._attempts = max(1, attempts)
+        self._sleep = sleep
+        self._jitter = jitter
+
+    def current_days(self, today: date) -> list[date]:
+        """Today's list still grows and yesterday's upvotes still move, so poll both."""
+        return [today, today - timedelta(days=1)]
+
+    async def fetch_day(self, day: date) -> list[Paper]:
+        items: list[object] = []
+        for page in range(MAX_PAGES):
+            batch = await self._get_page(day, page)
+            items.extend(batch)
+            if len(batch) < PAGE_SIZE:
+                return parse_items(items, day)
+        raise SourceError(f"{self._host} sent more than {MAX_PAGES} full pages for {day}")
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def _get_page(self, day: date, page: int) -> list[object]:
+        attempt = 1
+        while True:
+            try:
+                return await self._request(day, page)
+            except _Transient as exc:
+                if attempt == self._attempts:
+                    raise SourceError(
+                        f"{self._host} unreachable after {attempt} attempts for {day}: {exc}"
+                    ) from None
+                delay = exc.retry_after if exc.retry_after is not None else self._backoff(attempt)
+                log.warning(
+                    "%s: %s for %s page %d (attempt %d/%d); retrying in %.1f s",
+                    self._host, exc, day, page, attempt, self._attempts, delay,
+                )
+                await self._sleep(delay)
+                attempt += 1
+
+    async def _request(self, day: date, page: int) -> list[object]:
+        """One GET: the page, or _Transient for faults worth retrying, or SourceError for the rest."""
+        params = {"date": day.isoformat(), "limit": PAGE_SIZE, "p": page}
+        try:
+            response = await self._client.get(self._url, params=params)
+        except httpx.TimeoutException as exc:
+            raise _Transient("timeout") from exc
+        except httpx.RequestError as exc:
+            raise _Transient(f"connection error: {str(exc) or type(exc).__name__}") from exc
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise _Transient(f"HTTP {status}", _retry_after(response))
+        if not response.is_success:
+            body = " ".join(response.text.split())[:200]
+            raise SourceError(f"{self._host} answered {status} for {day}: {body}")
+        try:
+            data = response.json()
+        except ValueError:
+            raise _Transient("malformed JSON") from None  # the CDN sometimes truncates a body
+        if not isinstance(data, list):
+            raise _Transient(f"a JSON {type(data).__name__} instead of a list")
+        return data
+
+    def _backoff(self, attempt: int) -> float:
+        return min(MAX_DELAY, BACKOFF * 2 ** (attempt - 1)) + self._jitter()
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """Retry-After in seconds, capped; None when absent or an HTTP date (then back off as usual)."""
+    try:
+        seconds = float(response.headers.get("Retry-After", ""))
+    except ValueError:
+        return None
+    return min(seconds, MAX_DELAY) if seconds >= 0 else None
+
+
+class FileSource:
+    """Recorded API answers, for demos and offline replay.
+
+    A JSON file is one recorded answer, read once here (a broken file fails at startup
+    with SourceError) and served for every featured day it holds. A folder holds one
+    `YYYY-MM-DD.json` per day, read at each fetch so it can be filled while the bot runs.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self._path = Path(path)
+        self._papers: list[Paper] | None = None
+        if not self._path.is_dir():
+            match = _ISO_DAY.search(self._path.name)
+            self._papers = parse_items(_load(self._path), _iso_day(match[0]) if match else None)
+
+    def current_days(self, today: date) -> list[date]:
+        if self._papers is None:
+            return [today, today - timedelta(days=1)]
+        return sorted({paper.featured_day for paper in self._papers})
+
+    async def fetch_day(self, day: date) -> list[Paper]:
+        if self._papers is not None:
+            return [paper for paper in self._papers if paper.featured_day == day]
+        file = self._path / f"{day.isoformat()}.json"
+        if not file.exists():
+            return []  # a day nobody recorded is an empty day, like a weekend
+        return parse_items(await asyncio.to_thread(_load, file), day)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _load(path: Path) -> object:
+    try:
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise SourceError(f"cannot read {path}: {exc}") from exc
+
+
+def open_source(spec: str, token: str | None = None) -> Source:
+    """The source PAPERBOY_SOURCE names: an http(s) URL, a recorded JSON file or a folder of days."""
+    if spec.lower().startswith(("http://", "https://")):
+        return HuggingFaceSource(spec, token)
+    path = Path(spec).expanduser()
+    if path.exists():
+        return FileSource(path)
+    raise ValueError(
+        "PAPERBOY_SOURCE must be an http(s) URL, a JSON file or a folder of "
+        f"YYYY-MM-DD.json files: {spec} does not exist"
+    )
+
+
+class _Skip(Exception):
+    """Why one item cannot become a Paper."""
+
+
+def parse_items(data: object, day: date | None) -> list[Paper]:
+    """Papers from an API answer, first of each id kept; `day` dates items that carry no day.
+
+    Raises SourceError when `data` is not a list at all.
+    """
+    if not isinstance(data, list):
+        raise SourceError(f"expected a JSON list of papers, got a {type(data).__name__}")
+    papers: dict[str, Paper] = {}
+    for item in data:
+        paper = item.get("paper") if isinstance(item, dict) else None
+        if not isinstance(paper, dict):
+            log.warning("skipping an item without a paper object")
+            continue
+        raw_id = paper.get("id")
+        paper_id = _VERSION.sub("", raw_id.strip()) if isinstance(raw_id, str) else ""
+        if not _SAFE_ID.fullmatch(paper_id):
+            log.warning("skipping a paper without a valid id")
+            continue
+        if paper_id in papers:
+            continue
+        try:
+            papers[paper_id] = _paper(paper_id, paper, item, day)
+        except _Skip as exc:
+            log.warning("skipping paper %s: %s", paper_id, exc)
+    return list(papers.values())
+
+
+def _paper(paper_id: str, paper: dict[str, object], item: dict[str, object], day: date | None) -> Paper:
+    title = _text(paper.get("title"))
+    if not title:
+        raise _Skip("no title")
+    abstract = paper.get("summary")
+    if not isinstance(abstract, str):
+        raise _Skip("no abstract")
+    upvotes = paper.get("upvotes", 0)
+    if not isinstance(upvotes, int) or isinstance(upvotes, bool):
+        raise _Skip("upvotes is not a number")
+    featured_day = _iso_day(paper.get("submittedOnDailyAt")) or day
+    if featured_day is None:
+        raise _Skip("no featured day")
+    authors = paper.get("authors", [])
+    if not isinstance(authors, list):
+        raise _Skip("authors is not a list")
+    keywords = paper.get("ai_keywords")
+    stars = paper.get("githubStars")
+    return Paper(
+        id=paper_id,
+        title=title,
+        abstract=" ".join(abstract.split()),
+        authors=tuple(
+            name
+            for author in authors
+            if isinstance(author, dict) and author.get("hidden") is not True
+            and (name := _text(author.get("name")))
+        ),
+        upvotes=upvotes,
+        featured_day=featured_day,
+        published_day=_iso_day(paper.get("publishedAt")),
+        ai_summary=_text(paper.get("ai_summary")),
+        ai_keywords=tuple(k for k in map(_text, keywords) if k) if isinstance(keywords, list) else (),
+        github_repo=_url(paper.get("githubRepo")),
+        github_stars=stars if isinstance(stars, int) and not isinstance(stars, bool) else None,
+        project_page=_url(paper.get("projectPage")),
+        organization=_organization(paper.get("organization")) or _organization(item.get("organization")),
+    )
+
+
+def _text(value: object) -> str | None:
+    """Whitespace-collapsed text, or None for anything that is not a non-blank string."""
+    if not isinstance(value, str):
+        return None
+    return " ".join(value.split()) or None
+
+
+def _url(value: object) -> str | None:
+    """An http(s) link, so a hostile `javascript:` value never reaches a rendered message."""
+    text = _text(value)
+    return text if text and " " not in text and text.lower().startswith(("https://", "http://")) else None
+
+
+def _iso_day(value: object) -> date | None:
+    """The date part of an ISO timestamp like "2026-08-21T00:00:00.000Z"."""
+    if not isinstance(value, str) or not _ISO_DAY.match(value):
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def _organization(value: object) -> str | None:
+    if not isinstance(value, dict):
+        return None
+    return _text(value.get("fullname")) or _text(value.get("name"))
