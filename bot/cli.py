@@ -1,0 +1,172 @@
+"""`paperboy`: run the bot, fetch days, preview a query.
+
+Exit codes: 0 success, 2 bad usage, 1 failure with a one-line reason on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import date
+
+from bot import __version__
+from bot.config import ConfigError, Settings, configure_logging, load_env
+
+log = logging.getLogger("paperboy")
+
+
+class Failure(Exception):
+    """Ends the command with exit code 1 and this message."""
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date: use YYYY-MM-DD") from None
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 366:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of days from 1 to 366")
+    return int(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from adapters import REGISTRY
+
+    parser = argparse.ArgumentParser(
+        prog="paperboy",
+        description="Hugging Face Daily Papers digests for Slack, Discord and the console.",
+        epilog="Settings come from the environment or a .env file; see the README.",
+    )
+    parser.add_argument("--version", action="version", version=f"paperboy {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("run", help="run the bot (the console channel when no chat token is set)")
+    fetch = sub.add_parser("fetch", help="fetch days of the digest into the database")
+    fetch.add_argument("--date", type=_day, help="the (last) day to fetch, YYYY-MM-DD (default: today)")
+    fetch.add_argument("--days", type=_positive, help="how many days up to --date to fetch")
+    preview = sub.add_parser("preview", help="print the stored papers a query matches")
+    preview.add_argument("query", help='a query, e.g. \'"reinforcement learning" -survey\'')
+    preview.add_argument("--days", type=_positive, default=7, help="the newest N featured days (default 7)")
+    for spec in REGISTRY:
+        for name, text in spec.commands.items():
+            sub.add_parser(name, help=text)
+    return parser
+
+
+async def _open_core(settings: Settings):  # type: ignore[no-untyped-def]
+    from bot.core import Core
+    from bot.source import SourceError
+
+    try:
+        return await Core.open(settings)
+    except (ValueError, SourceError) as err:
+        raise Failure(str(err)) from None
+
+
+async def run(settings: Settings, env: Mapping[str, str]) -> None:
+    from adapters import configured
+    from adapters.console import ConsoleAdapter
+
+    specs = configured(env)
+    try:
+        adapters = [spec.load(env) for spec in specs]
+    except ConfigError as err:
+        raise Failure(str(err)) from None
+    if settings.console or not adapters:
+        adapters.append(ConsoleAdapter())
+    core = await _open_core(settings)
+    log.info("paperboy %s: %s", __version__, ", ".join(a.platform for a in adapters))
+    try:
+        await core.run(adapters)
+    finally:
+        await core.close()
+
+
+async def fetch(settings: Settings, day: date | None, days: int | None) -> None:
+    from bot.core import recent_days
+
+    core = await _open_core(settings)
+    try:
+        today = core.clock().date()
+        if day is None and days is None:
+            wanted = core.source.current_days(today)
+        else:
+            wanted = recent_days(day or today, days or 1)
+        total = 0
+        for one in sorted(wanted):
+            if sys.stderr.isatty():
+                print(f"fetching {one} ...", file=sys.stderr, flush=True)
+            counts = await core.fetch([one])
+            if one not in counts:
+                raise Failure(f"could not fetch {one} from {settings.source} (see the log above)")
+            total += counts[one]
+            print(f"{one}  {counts[one]} papers")
+        print(f"stored {total} papers in {settings.db}")
+    finally:
+        await core.close()
+
+
+async def preview(settings: Settings, text: str, days: int) -> int:
+    from adapters.console import render_item
+    from bot.matcher import Matcher
+    from bot.models import DigestItem
+    from bot.query import QueryError, parse
+
+    try:
+        query = parse(text, max_length=settings.max_query_chars)
+    except QueryError as err:
+        print(f"paperboy preview: {err}", file=sys.stderr)
+        return 2
+    core = await _open_core(settings)
+    try:
+        papers = await core.store.recent_papers(days)
+    finally:
+        await core.close()
+    if not papers:
+        raise Failure(f"no papers stored in {settings.db} yet: run 'paperboy fetch' first")
+    reasons = Matcher([(0, query)]).match(papers)
+    hits = [DigestItem(p, reasons[p.id]) for p in papers if p.id in reasons]
+    span = f"{min(p.featured_day for p in papers)} to {max(p.featured_day for p in papers)}"
+    print(f"{len(hits)} of {len(papers)} papers ({span}) match {query.text}")
+    for number, item in enumerate(hits, start=1):
+        print(render_item(number, item))
+    return 0
+
+
+def adapter_command(name: str, env: Mapping[str, str]) -> int:
+    from adapters import REGISTRY
+
+    spec = next(spec for spec in REGISTRY if name in spec.commands)
+    return int(importlib.import_module(spec.module).command(name, env))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    env = load_env()
+    try:
+        settings = Settings.from_env(env)
+    except ConfigError as err:
+        print(f"paperboy: {err}", file=sys.stderr)
+        return 1
+    configure_logging(settings.log_level)
+    try:
+        if args.command == "run":
+            asyncio.run(run(settings, env))
+        elif args.command == "fetch":
+            asyncio.run(fetch(settings, args.date, args.days))
+        elif args.command == "preview":
+            return asyncio.run(preview(settings, args.query, args.days))
+        else:
+            return adapter_command(args.command, env)
+    except Failure as err:
+        print(f"paperboy: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    return 0

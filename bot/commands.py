@@ -1,0 +1,295 @@
+"""The `/papers` command, platform-free: text in, a neutral `Reply` out.
+
+Adapters only translate: they build a `CommandContext` (with whether the platform
+says the user may manage the channel) and render the reply. Bad input answers a
+short message naming what was wrong and changes nothing.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.config import Settings, parse_clock, parse_zone
+from bot.delivery import Clock, Delivery
+from bot.matcher import Matcher
+from bot.models import CommandContext, DigestItem, Reply
+from bot.query import Query, QueryError, parse
+from bot.store import Channel, Store
+
+PREVIEW_DAYS = 7
+PREVIEW_SHOWN = 10
+MAX_PAPERS_LIMIT = 50
+
+USAGE = {
+    "subscribe": "subscribe QUERY",
+    "unsubscribe": "unsubscribe ID|all",
+    "list": "list",
+    "preview": "preview QUERY",
+    "schedule": "schedule HH:MM [Area/City]",
+    "mode": "mode daily|instant",
+    "settings": "settings min-upvotes N | max-papers N",
+    "digest": "digest",
+    "pause": "pause",
+    "resume": "resume",
+    "help": "help",
+}
+
+HELP = """Paperboy posts the Hugging Face Daily Papers that match this channel's subscriptions.
+/papers subscribe QUERY       follow a topic, e.g. "reinforcement learning" -survey
+/papers unsubscribe ID|all    stop following one subscription, or all of them
+/papers list                  this channel's subscriptions and settings
+/papers preview QUERY         what QUERY would have caught in the last 7 days
+/papers schedule HH:MM [Area/City]   when the daily digest arrives (24-hour, your time zone)
+/papers mode daily|instant    one digest a day, or new matches as they appear
+/papers settings min-upvotes N | max-papers N
+/papers digest                post what is due now
+/papers pause | resume        stop and restart posting here
+Queries: words match whole words (plurals too), "quoted phrases", OR, (groups), -exclude,
+title: abstract: author: keyword: fields, upvotes:>=N, has:code."""
+
+
+def usage(name: str) -> Reply:
+    return Reply(f"Usage: /papers {USAGE[name]}", ok=False)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    ctx: CommandContext
+    name: str
+    args: str
+
+
+Handler = Callable[["Commands", _Call], Awaitable[Reply]]
+
+
+class Commands:
+    def __init__(
+        self,
+        store: Store,
+        delivery: Delivery,
+        settings: Settings,
+        clock: Clock,
+        on_schedule_change: Callable[[Channel], None],
+    ) -> None:
+        self._store = store
+        self._delivery = delivery
+        self._settings = settings
+        self._clock = clock
+        self._on_schedule_change = on_schedule_change
+
+    async def handle(self, ctx: CommandContext, text: str) -> Reply:
+        name, _, args = text.strip().partition(" ")
+        name = name.lower().lstrip("/")
+        if name == "papers":
+            name, _, args = args.strip().partition(" ")
+            name = name.lower()
+        if not name:
+            name = "help"
+        handler = _HANDLERS.get(name)
+        if handler is None:
+            return Reply(f"Unknown command '{name}'. Try: {', '.join(USAGE)}. /papers help explains each.", ok=False)
+        return await handler(self, _Call(ctx, name, args.strip()))
+
+    # Helpers shared by the handlers
+
+    def _parse(self, text: str) -> Query:
+        return parse(text, max_length=self._settings.max_query_chars)
+
+    async def _channel(self, call: _Call) -> Channel:
+        channel = await self._store.channel(call.ctx.key)
+        if channel is None:
+            channel = await self._store.ensure_channel(
+                call.ctx.key, self._settings.default_time, self._settings.default_tz, self._clock()
+            )
+        return channel
+
+    async def _recent_matches(self, query: Query) -> list[DigestItem]:
+        papers = await self._store.recent_papers(PREVIEW_DAYS)
+        reasons = Matcher([(0, query)]).match(papers)
+        return [DigestItem(p, reasons[p.id]) for p in papers if p.id in reasons]
+
+    @staticmethod
+    def _refuse(call: _Call) -> Reply:
+        return Reply(
+            f"You need permission to manage this channel to use /papers {call.name}. "
+            "Ask a channel manager, or use list, preview or help.",
+            ok=False,
+        )
+
+    # Handlers
+
+    async def cmd_help(self, call: _Call) -> Reply:
+        return Reply(HELP)
+
+    async def cmd_subscribe(self, call: _Call) -> Reply:
+        if not call.args:
+            return usage("subscribe")
+        if not call.ctx.can_manage:
+            return self._refuse(call)
+        try:
+            query = self._parse(call.args)
+        except QueryError as err:
+            return Reply(f"That query does not parse: {err}", ok=False)
+        channel = await self._channel(call)
+        for sub in await self._store.subscriptions(channel.id):
+            if sub.query == query.text:
+                return Reply(f"This channel already follows that query as #{sub.id}.", ok=False)
+        now = self._clock()
+        sub = await self._store.add_subscription(
+            channel, query.text, call.ctx.user, now, self._settings.max_subscriptions
+        )
+        if sub is None:
+            return Reply(
+                f"This channel already has {self._settings.max_subscriptions} subscriptions, the most it can have. "
+                "Remove one with /papers unsubscribe ID, or combine topics with OR.",
+                ok=False,
+            )
+        if channel.since_day is None and channel.last_run_at is None:
+            newest = await self._store.featured_days(1)
+            channel = await self._store.update_channel(
+                channel, since_day=newest[0] if newest else None, last_run_at=now
+            )
+        self._on_schedule_change(channel)
+        hits = len(await self._recent_matches(query))
+        when = "as they appear" if channel.mode == "instant" else f"daily at {channel.time} {channel.tz}"
+        return Reply(
+            f"Subscribed as #{sub.id}: {query.text}\n"
+            f"It would have matched {_plural(hits, 'paper')} in the last {PREVIEW_DAYS} days of the digest. "
+            f"Papers arrive {when}.",
+            announcement=f"subscribed this channel to #{sub.id}: {query.text}",
+        )
+
+    async def cmd_unsubscribe(self, call: _Call) -> Reply:
+        target = call.args.lower().lstrip("#")
+        if not target or not (target == "all" or target.isdigit()):
+            return usage("unsubscribe")
+        channel = await self._store.channel(call.ctx.key)
+        subs = await self._store.subscriptions(channel.id) if channel else []
+        chosen = subs if target == "all" else [s for s in subs if str(s.id) == target]
+        if not chosen:
+            if target == "all":
+                return Reply("This channel has no subscriptions.", ok=False)
+            return Reply(f"This channel has no subscription #{target}. /papers list shows the ids.", ok=False)
+        if not call.ctx.can_manage and any(s.created_by != call.ctx.user for s in chosen):
+            return self._refuse(call)
+        assert channel is not None
+        await self._store.remove_subscriptions(channel.id, [s.id for s in chosen])
+        if len(chosen) == len(subs):
+            self._on_schedule_change(channel)
+        what = ", ".join(f"#{s.id} ({s.query})" for s in chosen)
+        return Reply(f"Unsubscribed {what}.", announcement=f"unsubscribed this channel from {what}")
+
+    async def cmd_list(self, call: _Call) -> Reply:
+        channel = await self._store.channel(call.ctx.key)
+        subs = await self._store.subscriptions(channel.id) if channel else []
+        if channel is None or not subs:
+            return Reply("This channel has no subscriptions yet. Start with /papers subscribe QUERY.")
+        lines = [f"#{s.id}  {s.query}  (by {s.created_by}, {s.created_at:%Y-%m-%d})" for s in subs]
+        when = "as they appear" if channel.mode == "instant" else f"daily at {channel.time} {channel.tz}"
+        lines.append(
+            f"Delivery: {when}; at most {channel.max_papers} papers a post; "
+            f"minimum upvotes {channel.min_upvotes}."
+        )
+        if channel.paused_reason:
+            lines.append(f"Paused: {channel.paused_reason}. /papers resume restarts it.")
+        return Reply("\n".join(lines))
+
+    async def cmd_preview(self, call: _Call) -> Reply:
+        if not call.args:
+            return usage("preview")
+        try:
+            query = self._parse(call.args)
+        except QueryError as err:
+            return Reply(f"That query does not parse: {err}", ok=False)
+        items = await self._recent_matches(query)
+        if not items:
+            return Reply(f"No paper of the last {PREVIEW_DAYS} days of the digest matches {query.text}.")
+        extra = f", the best {PREVIEW_SHOWN} below" if len(items) > PREVIEW_SHOWN else ""
+        return Reply(
+            f"{_plural(len(items), 'paper')} of the last {PREVIEW_DAYS} days match {query.text}{extra}:",
+            items=tuple(items[:PREVIEW_SHOWN]),
+        )
+
+    async def cmd_schedule(self, call: _Call) -> Reply:
+        parts = call.args.split()
+        if not 1 <= len(parts) <= 2:
+            return usage("schedule")
+        if not call.ctx.can_manage:
+            return self._refuse(call)
+        try:
+            time = parse_clock(parts[0])
+            channel = await self._store.channel(call.ctx.key)
+            tz = parse_zone(parts[1]) if len(parts) == 2 else (channel.tz if channel else self._settings.default_tz)
+        except ValueError as err:
+            return Reply(f"{err}. Usage: /papers {USAGE['schedule']}", ok=False)
+        channel = await self._store.update_channel(await self._channel(call), time=time, tz=tz)
+        self._on_schedule_change(channel)
+        return Reply(f"The daily digest now arrives at {time} {tz}.", announcement=f"set the daily digest to {time} {tz}")
+
+    async def cmd_mode(self, call: _Call) -> Reply:
+        mode = call.args.lower()
+        if mode not in {"daily", "instant"}:
+            return usage("mode")
+        if not call.ctx.can_manage:
+            return self._refuse(call)
+        channel = await self._store.update_channel(await self._channel(call), mode=mode)
+        self._on_schedule_change(channel)
+        when = "new matches after each poll" if mode == "instant" else f"one digest a day at {channel.time} {channel.tz}"
+        return Reply(f"Mode set to {mode}: {when}.", announcement=f"set delivery to {mode}")
+
+    async def cmd_settings(self, call: _Call) -> Reply:
+        try:
+            words = shlex.split(call.args)
+        except ValueError:
+            words = []
+        if len(words) != 2 or words[0] not in {"min-upvotes", "max-papers"}:
+            return usage("settings")
+        name, raw = words
+        low, high = (0, 100_000) if name == "min-upvotes" else (1, MAX_PAPERS_LIMIT)
+        if not raw.isdigit() or not low <= int(raw) <= high:
+            return Reply(f"{name} takes a whole number from {low} to {high}, got '{raw}'.", ok=False)
+        if not call.ctx.can_manage:
+            return self._refuse(call)
+        column = name.replace("-", "_")
+        await self._store.update_channel(await self._channel(call), **{column: int(raw)})
+        return Reply(f"{name} is now {int(raw)}.", announcement=f"set {name} to {int(raw)}")
+
+    async def cmd_digest(self, call: _Call) -> Reply:
+        channel = await self._store.channel(call.ctx.key)
+        if channel is None or not await self._store.subscriptions(channel.id):
+            return Reply("This channel has no subscriptions yet. Start with /papers subscribe QUERY.", ok=False)
+        if channel.paused_reason:
+            return Reply(f"This channel is paused ({channel.paused_reason}). /papers resume restarts it.", ok=False)
+        posted = await self._delivery.deliver(channel)
+        if posted:
+            return Reply(f"Posted {_plural(posted, 'paper')}.")
+        return Reply("Nothing new: no paper featured since the last digest matches this channel's subscriptions.")
+
+    async def cmd_pause(self, call: _Call) -> Reply:
+        if not call.ctx.can_manage:
+            return self._refuse(call)
+        channel = await self._channel(call)
+        if channel.paused_reason:
+            return Reply(f"Already paused ({channel.paused_reason}).")
+        who = call.ctx.user_name or call.ctx.user
+        await self._store.update_channel(channel, paused_reason=f"paused by {who}")
+        return Reply("Paused: no digests here until /papers resume.", announcement="paused the digest here")
+
+    async def cmd_resume(self, call: _Call) -> Reply:
+        if not call.ctx.can_manage:
+            return self._refuse(call)
+        channel = await self._channel(call)
+        if channel.paused_reason is None:
+            return Reply("This channel is not paused.")
+        await self._store.update_channel(channel, paused_reason=None)
+        await self._delivery.resume()
+        return Reply("Resumed: digests will arrive here again.", announcement="resumed the digest here")
+
+
+_HANDLERS: dict[str, Handler] = {name: getattr(Commands, f"cmd_{name}") for name in USAGE}

@@ -1,0 +1,104 @@
+"""The running bot: source, store, delivery, commands and scheduler wired together.
+
+Adapters get a `Core` and call `core.commands.handle(...)`; the core calls adapters'
+`send_digest` through `Delivery`. The core imports no adapter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+
+from bot.adapter import Adapter
+from bot.commands import Commands
+from bot.config import Settings
+from bot.delivery import Clock, Delivery
+from bot.scheduler import Scheduler
+from bot.source import Source, SourceError, open_source
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Core:
+    def __init__(self, settings: Settings, store: Store, source: Source, clock: Clock = utcnow) -> None:
+        self.settings = settings
+        self.store = store
+        self.source = source
+        self.clock = clock
+        self.delivery = Delivery(store, clock)
+        self.scheduler = Scheduler(self.poll, self.delivery.run_scheduled, settings.poll_minutes)
+        self.commands = Commands(store, self.delivery, settings, clock, self.scheduler.schedule)
+        self.ready = asyncio.Event()
+
+    @classmethod
+    async def open(cls, settings: Settings, source: Source | None = None, clock: Clock = utcnow) -> Core:
+        source = source or open_source(settings.source, settings.hf_token)
+        return cls(settings, await Store.open(settings.db), source, clock)
+
+    async def close(self) -> None:
+        self.scheduler.shutdown()
+        await self.source.aclose()
+        await self.store.close()
+
+    async def fetch(self, days: Sequence[date]) -> dict[date, int]:
+        """Fetch and store the given days; a day the source cannot give is logged and skipped."""
+        counts: dict[date, int] = {}
+        for day in days:
+            try:
+                papers = await self.source.fetch_day(day)
+            except SourceError as err:
+                log.error("could not fetch %s, will try again at the next poll: %s", day, err)
+                continue
+            counts[day] = await self.store.upsert_papers(papers, self.clock())
+        return counts
+
+    async def poll(self) -> dict[date, int]:
+        """The poll job: refresh the current days, retry unsent digests, post instant matches."""
+        counts = await self.fetch(self.source.current_days(self.clock().date()))
+        await self.delivery.resume()
+        await self.delivery.run_instant()
+        return counts
+
+    async def start(self) -> None:
+        """Catch up after downtime: poll once, then run each channel's missed digest once."""
+        await self.poll()
+        for channel in await self.store.channels():
+            self.scheduler.schedule(channel)
+            await self.delivery.run_scheduled(channel.id)
+        self.scheduler.start()
+        self.ready.set()
+
+    async def run(self, adapters: Sequence[Adapter]) -> None:
+        """Serve until every adapter has finished (the console at end of input, others when stopped)."""
+        self.delivery.attach({adapter.platform: adapter for adapter in adapters})
+        tasks = [asyncio.create_task(self._run_adapter(adapter)) for adapter in adapters]
+        try:
+            await self.start()
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for adapter in adapters:
+                await adapter.close()
+
+    async def _run_adapter(self, adapter: Adapter) -> None:
+        try:
+            await adapter.run(self)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("the %s adapter stopped; the others go on", adapter.platform)
+        finally:
+            self.delivery.detach(adapter.platform)
+
+
+def recent_days(today: date, count: int) -> list[date]:
+    return [today - timedelta(days=offset) for offset in range(count)]

@@ -1,0 +1,155 @@
+"""Planning digests from the ledger and handing them to adapters, exactly once.
+
+A digest is planned in one transaction (its papers claimed for the channel), then
+sent, then marked sent. Anything planned and not marked is resumed by `resume()`;
+the adapter reconciles parts that may already have gone out through `Outbox`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, timedelta
+from functools import partial
+from zoneinfo import ZoneInfo
+
+from bot.adapter import Adapter, AdapterStopped, ChannelGone, Outbox, SendFailed
+from bot.matcher import Matcher
+from bot.models import Digest, DigestItem, day_url
+from bot.query import QueryError, parse
+from bot.store import Channel, PlannedDigest, Store
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def last_occurrence(time: str, tz: str, now: datetime) -> datetime:
+    """The latest moment at or before `now` when the channel's local clock read `time`."""
+    hour, minute = map(int, time.split(":"))
+    local_now = now.astimezone(ZoneInfo(tz))
+    candidate = local_now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if candidate > local_now:
+        candidate = (candidate - timedelta(days=1)).replace(hour=hour, minute=minute)
+    return candidate
+
+
+def digest_title(items: list[DigestItem], total: int) -> str:
+    days = sorted({item.paper.featured_day for item in items})
+    when = days[-1].strftime("%a %d %b %Y") if len(days) == 1 else (
+        f"{days[0].strftime('%d %b')} to {days[-1].strftime('%d %b %Y')}"
+    )
+    noun = "paper" if total == 1 else "papers"
+    return f"Daily Papers, {when}: {total} {noun} for this channel"
+
+
+async def channel_matches(store: Store, channel: Channel, since: date) -> list[DigestItem]:
+    """The channel's matches featured on or after `since` and not yet delivered, best first."""
+    queries = []
+    for sub in await store.subscriptions(channel.id):
+        try:
+            queries.append((sub.id, parse(sub.query)))
+        except QueryError:
+            log.warning("subscription %s no longer parses; skipping it", sub.id)
+    papers = [p for p in await store.papers_since(since) if p.upvotes >= channel.min_upvotes]
+    reasons = Matcher(queries).match(papers)
+    done = await store.delivered_ids(channel.id, reasons)
+    return [DigestItem(p, reasons[p.id]) for p in papers if p.id in reasons and p.id not in done]
+
+
+class Delivery:
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+        self._adapters: dict[str, Adapter] = {}
+        self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    def attach(self, adapters: Mapping[str, Adapter]) -> None:
+        self._adapters = dict(adapters)
+
+    def detach(self, platform: str) -> None:
+        self._adapters.pop(platform, None)
+
+    async def deliver(self, channel: Channel) -> int:
+        """Plan what is due for the channel and send it; returns how many papers were posted."""
+        async with self._locks[channel.id]:
+            newest = await self._store.featured_days(1)
+            if not newest:
+                return 0
+            since = channel.since_day or newest[0]
+            items = await channel_matches(self._store, channel, since)
+            if not items:
+                if channel.since_day != newest[0]:
+                    await self._store.update_channel(channel, since_day=newest[0])
+                return 0
+            shown, held = items[: channel.max_papers], items[channel.max_papers :]
+            more_url = day_url(max(i.paper.featured_day for i in held)) if held else None
+            await self._store.plan_digest(
+                channel, digest_title(shown, len(items)), shown, held, more_url, newest[0], self._clock()
+            )
+            sent = 0
+            for planned in await self._store.open_digests(channel.id):
+                sent += await self._send(planned)
+            return sent
+
+    async def resume(self) -> int:
+        """Send every digest that was planned and not marked sent (after a crash or a failure)."""
+        sent = 0
+        for planned in await self._store.open_digests():
+            if planned.channel.paused_reason is None:
+                async with self._locks[planned.channel.id]:
+                    sent += await self._send(planned)
+        return sent
+
+    async def _send(self, planned: PlannedDigest) -> int:
+        channel = planned.channel
+        adapter = self._adapters.get(channel.key.platform)
+        if adapter is None:
+            log.info("digest %s for %s waits: the %s adapter is not running", planned.id, channel.key, channel.key.platform)
+            return 0
+        digest = Digest(planned.title, planned.items, planned.more, planned.more_url)
+        outbox = Outbox(
+            key=f"pb{planned.id}",
+            sent=dict(planned.parts),
+            uncertain=planned.state == "sending",
+            record=partial(self._store.record_part, planned.id),
+        )
+        await self._store.mark_sending(planned.id)
+        try:
+            await adapter.send_digest(channel.key, digest, outbox)
+        except ChannelGone as gone:
+            log.warning("pausing %s: %s", channel.key, gone.reason)
+            await self._store.update_channel(channel, paused_reason=gone.reason)
+            return 0
+        except AdapterStopped as stopped:
+            log.error("stopping the %s adapter: %s", channel.key.platform, stopped)
+            self.detach(channel.key.platform)
+            return 0
+        except SendFailed as failed:
+            log.warning("digest %s for %s not sent, will retry: %s", planned.id, channel.key, failed)
+            return 0
+        await self._store.mark_sent(planned.id, self._clock())
+        log.info("sent digest %s to %s: %d papers", planned.id, channel.key, len(planned.items))
+        return len(planned.items)
+
+    async def run_scheduled(self, channel_id: int) -> int:
+        """The daily job of one channel; a no-op when this occurrence already ran."""
+        channel = await self._store.channel_by_id(channel_id)
+        if channel is None or channel.mode != "daily" or channel.paused_reason is not None:
+            return 0
+        now = self._clock()
+        due = last_occurrence(channel.time, channel.tz, now)
+        if channel.last_run_at is not None and channel.last_run_at >= due:
+            return 0
+        sent = await self.deliver(channel)
+        await self._store.update_channel(channel, last_run_at=now)
+        return sent
+
+    async def run_instant(self) -> int:
+        sent = 0
+        for channel in await self._store.channels():
+            if channel.mode == "instant" and channel.paused_reason is None:
+                sent += await self.deliver(channel)
+        return sent

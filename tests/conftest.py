@@ -1,0 +1,54 @@
+"""Shared test fixtures: a core on a temporary database, fed from recorded days, on a fake clock."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from bot.core import Core
+from bot.source import FileSource
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@dataclass
+class FakeClock:
+    """An injected clock: tests move time forward instead of sleeping."""
+
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime(2026, 8, 21, 7, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def days_dir(tmp_path: Path) -> Path:
+    """A folder source holding the two recorded days, as the Hugging Face API would serve them."""
+    folder = tmp_path / "days"
+    folder.mkdir()
+    for name in ("2024-10-25.json", "2026-08-21.json"):
+        shutil.copy(FIXTURES / name, folder / name)
+    return folder
+
+
+@pytest.fixture
+async def core(tmp_path: Path, days_dir: Path, clock: FakeClock) -> AsyncIterator[Core]:
+    settings = Settings(db=str(tmp_path / "paperboy.db"), source=str(days_dir))
+    opened = await Core.open(settings, FileSource(days_dir), clock)
+    yield opened
+    await opened.close()
