@@ -142,7 +142,7 @@ class Commands:
                 return Reply(f"This channel already follows that query as #{sub.id}.", ok=False)
         now = self._clock()
         sub = await self._store.add_subscription(
-            channel, query.text, call.ctx.user, now, self._settings.max_subscriptions
+            channel, query.text, call.ctx.user, call.ctx.user_name, now, self._settings.max_subscriptions
         )
         if sub is None:
             return Reply(
@@ -190,7 +190,7 @@ class Commands:
         subs = await self._store.subscriptions(channel.id) if channel else []
         if channel is None or not subs:
             return Reply("This channel has no subscriptions yet. Start with /papers subscribe QUERY.")
-        lines = [f"#{s.id}  {s.query}  (by {s.created_by}, {s.created_at:%Y-%m-%d})" for s in subs]
+        lines = [f"#{s.id}  {s.query}  (by {s.author}, {s.created_at:%Y-%m-%d})" for s in subs]
         when = "as they appear" if channel.mode == "instant" else f"daily at {channel.time} {channel.tz}"
         lines.append(
             f"Delivery: {when}; at most {channel.max_papers} papers a post; "
@@ -269,6 +269,11 @@ class Commands:
         posted = await self._delivery.deliver(channel)
         if posted:
             return Reply(f"Posted {_plural(posted, 'paper')}.")
+        after = await self._store.channel(call.ctx.key)
+        if after is not None and after.paused_reason:
+            return Reply(f"Could not post here: {after.paused_reason}. Fix that, then /papers resume.", ok=False)
+        if await self._store.open_digests(channel.id):
+            return Reply("The digest could not be posted yet; it will be retried at the next poll.", ok=False)
         return Reply("Nothing new: no paper featured since the last digest matches this channel's subscriptions.")
 
     async def cmd_pause(self, call: _Call) -> Reply:

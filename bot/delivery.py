@@ -73,26 +73,28 @@ class Delivery:
         self._adapters.pop(platform, None)
 
     async def deliver(self, channel: Channel) -> int:
-        """Plan what is due for the channel and send it; returns how many papers were posted."""
+        """Plan what is due for the channel, then send everything open for it; returns papers posted."""
         async with self._locks[channel.id]:
-            newest = await self._store.featured_days(1)
-            if not newest:
-                return 0
-            since = channel.since_day or newest[0]
-            items = await channel_matches(self._store, channel, since)
-            if not items:
-                if channel.since_day != newest[0]:
-                    await self._store.update_channel(channel, since_day=newest[0])
-                return 0
-            shown, held = items[: channel.max_papers], items[channel.max_papers :]
-            more_url = day_url(max(i.paper.featured_day for i in held)) if held else None
-            await self._store.plan_digest(
-                channel, digest_title(shown, len(items)), shown, held, more_url, newest[0], self._clock()
-            )
+            await self._plan(channel)
             sent = 0
             for planned in await self._store.open_digests(channel.id):
                 sent += await self._send(planned)
             return sent
+
+    async def _plan(self, channel: Channel) -> None:
+        newest = await self._store.featured_days(1)
+        if not newest:
+            return
+        items = await channel_matches(self._store, channel, channel.since_day or newest[0])
+        if not items:
+            if channel.since_day != newest[0]:
+                await self._store.update_channel(channel, since_day=newest[0])
+            return
+        shown, held = items[: channel.max_papers], items[channel.max_papers :]
+        more_url = day_url(max(i.paper.featured_day for i in held)) if held else None
+        await self._store.plan_digest(
+            channel, digest_title(shown, len(items)), shown, held, more_url, newest[0], self._clock()
+        )
 
     async def resume(self) -> int:
         """Send every digest that was planned and not marked sent (after a crash or a failure)."""

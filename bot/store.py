@@ -58,6 +58,7 @@ MIGRATIONS: tuple[str, ...] = (
         channel_id INTEGER NOT NULL REFERENCES channels (id) ON DELETE CASCADE,
         query TEXT NOT NULL,
         created_by TEXT NOT NULL,
+        created_by_name TEXT,
         created_at TEXT NOT NULL
     );
     CREATE INDEX subscriptions_by_channel ON subscriptions (channel_id);
@@ -113,6 +114,12 @@ class Subscription:
     query: str
     created_by: str
     created_at: datetime
+    created_by_name: str | None = None
+
+    @property
+    def author(self) -> str:
+        """Who made it, as people know them (platform ids are kept for permission checks)."""
+        return self.created_by_name or self.created_by
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,13 +370,14 @@ class Store:
     async def subscriptions(self, channel_id: int | None = None) -> list[Subscription]:
         where, params = ("WHERE channel_id = ?", (channel_id,)) if channel_id is not None else ("", ())
         rows = await self._all(
-            f"SELECT id, channel_id, query, created_by, created_at FROM subscriptions {where} ORDER BY id",
+            "SELECT id, channel_id, query, created_by, created_at, created_by_name"
+            f" FROM subscriptions {where} ORDER BY id",
             params,
         )
-        return [Subscription(r[0], r[1], r[2], r[3], datetime.fromisoformat(r[4])) for r in rows]
+        return [Subscription(r[0], r[1], r[2], r[3], datetime.fromisoformat(r[4]), r[5]) for r in rows]
 
     async def add_subscription(
-        self, channel: Channel, query: str, user: str, now: datetime, limit: int
+        self, channel: Channel, query: str, user: str, user_name: str | None, now: datetime, limit: int
     ) -> Subscription | None:
         """Store a subscription unless the channel already has `limit`; None when full."""
         async with self.transaction() as db:
@@ -380,13 +388,13 @@ class Store:
             if row and row[0] >= limit:
                 return None
             async with db.execute(
-                "INSERT INTO subscriptions (channel_id, query, created_by, created_at)"
-                " VALUES (?, ?, ?, ?) RETURNING id",
-                (channel.id, query, user, now.isoformat()),
+                "INSERT INTO subscriptions (channel_id, query, created_by, created_by_name, created_at)"
+                " VALUES (?, ?, ?, ?, ?) RETURNING id",
+                (channel.id, query, user, user_name, now.isoformat()),
             ) as cursor:
                 inserted = await cursor.fetchone()
         assert inserted is not None
-        return Subscription(int(inserted[0]), channel.id, query, user, now)
+        return Subscription(int(inserted[0]), channel.id, query, user, now, user_name)
 
     async def remove_subscriptions(self, channel_id: int, ids: Sequence[int]) -> int:
         marks = ", ".join("?" for _ in ids)

@@ -292,3 +292,21 @@ async def test_console_renders_digest_with_links(core: Core) -> None:
     assert "1. EnvHarness: Awakening Static Worlds for Agent Learning  [163 upvotes" in text
     assert "HF: https://huggingface.co/papers/2608.19880" in text
     assert "why: agent (#1)" in text
+
+
+async def test_digest_says_why_nothing_was_posted_when_sending_failed(core: Core) -> None:
+    recorder = await started(core, Recorder())
+    await core.commands.handle(CTX, "subscribe agent")
+    recorder.fail = SendFailed("HTTP 503")
+    assert (await core.commands.handle(CTX, "digest")).text == (
+        "The digest could not be posted yet; it will be retried at the next poll."
+    )
+    recorder.fail = ChannelGone("the bot lacks permission to post here (50013)")
+    assert (await core.commands.handle(CTX, "digest")).text == (
+        "Could not post here: the bot lacks permission to post here (50013). Fix that, then /papers resume."
+    )
+
+
+async def test_list_shows_display_names(core: Core) -> None:
+    await core.commands.handle(CommandContext(KEY, "U042", user_name="Grace"), "subscribe agent")
+    assert "#1  agent  (by Grace, " in (await core.commands.handle(CTX, "list")).text

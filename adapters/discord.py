@@ -1,0 +1,176 @@
+"""The Discord adapter: `/papers` slash commands in, digests out as embeds (discord.py).
+
+It needs no privileged intent: commands arrive as interactions over the gateway and
+digests go out over REST, so a digest can be sent as soon as the token is accepted.
+Discord's answers become the core's errors: 403 (Missing Access, Missing Permissions)
+and 404 (Unknown Channel) pause the channel, 401 stops this adapter and leaves the
+others running, and anything else after discord.py's own retries is retried later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import discord
+
+from adapters.discord_commands import Papers, PapersTree
+from adapters.discord_config import DiscordConfig, invite_url
+from adapters.discord_guard import InvalidRequests
+from adapters.discord_render import LIMITS, NO_MENTIONS, digest_parts
+from bot.adapter import AdapterStopped, ChannelGone, Outbox, SendFailed
+from bot.config import ConfigError
+from bot.models import ChannelKey, Digest
+
+if TYPE_CHECKING:
+    from bot.core import Core
+
+log = logging.getLogger(__name__)
+
+# Discord error codes that mean this channel is gone for us, with what /papers list shows.
+GONE = {
+    50001: "Discord says the bot cannot see this channel (Missing Access)",
+    50013: "Discord says the bot may not post here (Missing Permissions): allow it Send Messages and Embed Links",
+    10003: "Discord says this channel no longer exists (Unknown Channel)",
+}
+REJECTED = "Discord rejected DISCORD_TOKEN (401 Unauthorized): reset it on the application's Bot page"
+
+
+class _Client(discord.Client):
+    def __init__(self, on_login: Callable[[], Awaitable[None]], **options: Any) -> None:
+        super().__init__(**options)
+        self._on_login = on_login
+
+    async def setup_hook(self) -> None:
+        await self._on_login()
+
+
+class DiscordAdapter:
+    platform = "discord"
+    limits = LIMITS
+
+    def __init__(self, config: DiscordConfig, guard: InvalidRequests | None = None) -> None:
+        self._config = config
+        self._guard = guard or InvalidRequests()
+        self.client = _Client(
+            self._logged_in, intents=discord.Intents(guilds=True), http_trace=self._guard.trace_config()
+        )
+        self._tree = PapersTree(self.client)
+        self._login_over = asyncio.Event()  # set once logged in, or once login failed
+        self._stopped: str | None = None
+
+    async def run(self, core: Core) -> None:
+        if self._config.guild_ids:
+            self._tree.add_command(Papers(core), guilds=[discord.Object(g) for g in self._config.guild_ids])
+        else:
+            self._tree.add_command(Papers(core))
+        try:
+            await self.client.start(self._config.token)
+        except discord.LoginFailure:
+            self._stopped = REJECTED
+        except discord.ConnectionClosed as closed:
+            if closed.code != 4004:  # the gateway's "authentication failed"
+                raise
+            self._stopped = REJECTED
+        finally:
+            self._stopped = self._stopped or "the Discord connection closed"
+            self._login_over.set()
+            await self.client.close()
+        log.error("the Discord adapter stopped; the other adapters go on: %s", self._stopped)
+
+    async def _logged_in(self) -> None:
+        """Called by discord.py once the token is accepted, before the gateway connects."""
+        self._login_over.set()
+        log.info("logged in to Discord as %s (application %s)", self.client.user, self.client.application_id)
+        if self._config.guild_ids:
+            for guild in self._config.guild_ids:
+                await self._sync(discord.Object(guild), f"server {guild}")
+        else:
+            await self._sync(None, "all servers (global commands can take a while to show)")
+
+    async def _sync(self, guild: discord.Object | None, where: str) -> None:
+        try:
+            await self._tree.sync(guild=guild)
+        except discord.HTTPException as err:
+            log.warning(
+                "could not register /papers for %s (%s %s): invite the bot with the URL "
+                "'paperboy discord-invite' prints", where, err.status, err.text,
+            )
+        else:
+            log.info("registered /papers for %s", where)
+
+    async def send_digest(self, key: ChannelKey, digest: Digest, outbox: Outbox) -> None:
+        await self._login_over.wait()
+        channel = self.client.get_partial_messageable(int(key.channel), guild_id=int(key.workspace))
+        for number, part in enumerate(digest_parts(digest)):
+            if number in outbox.sent:
+                continue
+            if self._stopped:
+                raise AdapterStopped(self._stopped)
+            if self._guard.tripped():
+                raise SendFailed(f"{self._guard.count()} invalid requests to Discord in 10 minutes; waiting")
+            try:
+                # The nonce makes Discord answer a resend of this part (within minutes) with the first message.
+                message = await channel.send(
+                    part.content,
+                    embeds=list(part.embeds),
+                    nonce=outbox.part_key(number),
+                    allowed_mentions=NO_MENTIONS,
+                )
+            except discord.HTTPException as err:
+                raise await self._fault(err) from err
+            except (aiohttp.ClientError, OSError, TimeoutError) as err:
+                raise SendFailed(f"could not reach Discord: {err!r}") from err
+            await outbox.record(number, str(message.id))
+
+    async def _fault(self, err: discord.HTTPException) -> Exception:
+        if err.status == 401:
+            self._stopped = REJECTED
+            await self.client.close()  # ends run() with its one log line
+            return AdapterStopped(REJECTED)
+        if err.status in (403, 404) and err.code in GONE:
+            return ChannelGone(GONE[err.code])
+        return SendFailed(f"Discord answered {err.status} (code {err.code}): {err.text}")
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+def create(env: Mapping[str, str]) -> DiscordAdapter:
+    config = DiscordConfig.from_env(env)
+    config.apply()
+    return DiscordAdapter(config)
+
+
+async def _application_id(token: str) -> int:
+    client = discord.Client(intents=discord.Intents(guilds=True))
+    try:
+        await client.login(token)
+        assert client.application_id is not None
+        return client.application_id
+    finally:
+        await client.close()
+
+
+def command(name: str, env: Mapping[str, str]) -> int:
+    """`paperboy discord-invite`: print the URL that adds the bot to a server, with what it needs."""
+    try:
+        config = DiscordConfig.from_env(env)
+    except ConfigError as err:
+        print(f"paperboy {name}: {err}", file=sys.stderr)
+        return 1
+    config.apply()
+    try:
+        application_id = asyncio.run(_application_id(config.token))
+    except discord.LoginFailure:
+        print(f"paperboy {name}: {REJECTED}", file=sys.stderr)
+        return 1
+    except (discord.HTTPException, aiohttp.ClientError, OSError) as err:
+        print(f"paperboy {name}: could not ask Discord at {config.api_url} for the application: {err}", file=sys.stderr)
+        return 1
+    print(invite_url(application_id))
+    return 0

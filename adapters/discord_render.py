@@ -1,0 +1,138 @@
+"""Discord messages for digests and replies: one embed per paper, within Discord's limits.
+
+Every string that came from a paper or a user is untrusted: markdown is escaped so a
+title cannot format text or hide a link, and mentions are broken up so `@everyone` or
+`<@123>` show as text. Senders also pass `NO_MENTIONS`, so nobody is pinged even if
+something slipped through. Splitting is a pure function of its input, so a resent
+digest splits into the same parts under the same nonces.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import discord
+
+from bot.adapter import PlatformLimits
+from bot.models import Digest, DigestItem, Reply
+
+LIMITS = PlatformLimits(text_chars=2_000, items_per_message=10, chars_per_message=6_000)
+NO_MENTIONS = discord.AllowedMentions.none()
+TITLE_CHARS = 256  # Discord's embed title limit
+SUMMARY_CHARS = 600  # a digest is skimmed: one line of summary, not the abstract
+FIELD_CHARS = 1_024  # Discord's field value limit
+URL_CHARS = 512
+COLOUR = discord.Colour(0xFFD21E)  # Hugging Face yellow
+_SAFE_URL = re.compile(r"https?://[^\s<>()\[\]\"'`\\]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One Discord message: text and up to ten embeds."""
+
+    content: str | None
+    embeds: tuple[discord.Embed, ...] = ()
+
+
+def escape(text: str) -> str:
+    return discord.utils.escape_markdown(discord.utils.escape_mentions(text))
+
+
+def fit(text: str, limit: int) -> str:
+    """`text` escaped and at most `limit` characters, cut before escaping so no escape is split."""
+    escaped = escape(text)
+    while len(escaped) > limit:
+        text = text[: max(0, len(text) - (len(escaped) - limit) - 1)].rstrip()
+        escaped = escape(text) + "…"
+    return escaped
+
+
+def _line(text: str, limit: int) -> str:
+    return fit(" ".join(text.split()), limit)
+
+
+def _url(url: str) -> str | None:
+    """The URL when it is safe inside a markdown link and an embed, else None."""
+    return url if len(url) <= URL_CHARS and _SAFE_URL.fullmatch(url) else None
+
+
+def _why(item: DigestItem) -> str:
+    """The words that hit and the subscription they belong to, e.g. "diffusion (#1 diffusion -survey)"."""
+    return "; ".join(
+        f"{', '.join(r.words)} (#{r.subscription_id} {r.query})" if r.words else f"#{r.subscription_id} {r.query}"
+        for r in item.reasons
+    )
+
+
+def paper_embed(item: DigestItem) -> discord.Embed:
+    paper = item.paper
+    links = " · ".join(f"[{label}]({url})" for label, raw in paper.links()[1:] if (url := _url(raw)))
+    embed = discord.Embed(
+        title=_line(paper.title, TITLE_CHARS) or paper.id,
+        url=_url(paper.hf_url),  # its own URL, or Discord merges embeds that share one
+        description="\n".join(filter(None, [_line(paper.tldr, SUMMARY_CHARS), links])) or None,
+        colour=COLOUR,
+    )
+    fields = [
+        ("Authors", _line(paper.short_authors(), TITLE_CHARS), False),
+        ("Upvotes", f"▲ {paper.upvotes:,}", True),
+        ("GitHub stars", f"★ {paper.github_stars:,}" if paper.github_stars else "", True),
+        ("Matched", _line(_why(item), FIELD_CHARS), False),
+    ]
+    for name, value, inline in fields:
+        if value:  # Discord refuses an empty field
+            embed.add_field(name=name, value=value, inline=inline)
+    embed.set_footer(text=_line(f"arXiv {paper.id} · featured {paper.featured_day:%d %b %Y}", TITLE_CHARS))
+    return embed
+
+
+def _pack(embeds: Sequence[discord.Embed]) -> list[tuple[discord.Embed, ...]]:
+    """Consecutive embeds grouped into messages of at most 10 embeds and 6,000 characters."""
+    groups: list[list[discord.Embed]] = []
+    size = 0
+    for embed in embeds:
+        if not groups or len(groups[-1]) == LIMITS.items_per_message or size + len(embed) > LIMITS.chars_per_message:
+            groups.append([])
+            size = 0
+        groups[-1].append(embed)
+        size += len(embed)
+    return [tuple(group) for group in groups]
+
+
+def digest_parts(digest: Digest) -> list[Part]:
+    """The digest as messages: a bold title, then the papers' embeds; "and N more" closes it."""
+    groups = _pack([paper_embed(item) for item in digest.items]) or [()]
+    contents: list[str | None] = [f"**{_line(digest.title, 300)}**"] + [None] * (len(groups) - 1)
+    if digest.more:
+        more = f"…and {digest.more} more"
+        if digest.more_url and (url := _url(digest.more_url)):
+            more += f": <{url}>"  # angle brackets: a link without a preview embed
+        contents[-1] = "\n".join(filter(None, [contents[-1], more]))
+    return [Part(content, group) for content, group in zip(contents, groups, strict=True)]
+
+
+def _chunks(lines: Sequence[str], limit: int) -> list[str]:
+    chunks = [""]
+    for line in lines:
+        if chunks[-1] and len(chunks[-1]) + 1 + len(line) > limit:
+            chunks.append("")
+        chunks[-1] = f"{chunks[-1]}\n{line}" if chunks[-1] else line
+    return chunks
+
+
+def reply_parts(reply: Reply) -> list[Part]:
+    """A command's reply: its text in messages of at most 2,000 characters, then any papers."""
+    texts = _chunks([fit(line, LIMITS.text_chars) for line in reply.text.splitlines()], LIMITS.text_chars)
+    parts = [Part(text or None) for text in texts]
+    groups = _pack([paper_embed(item) for item in reply.items])
+    if groups:
+        parts[-1] = Part(parts[-1].content, groups[0])
+        parts += [Part(None, group) for group in groups[1:]]
+    return parts
+
+
+def announcement(who: str, text: str) -> str:
+    """The public note a change leaves in the channel, e.g. "@ada subscribed this channel to #3: gans"."""
+    return f"{who} {fit(' '.join(text.split()), LIMITS.text_chars - len(who) - 1)}"
