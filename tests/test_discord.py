@@ -22,8 +22,8 @@ import pytest
 from discord.gateway import DiscordWebSocket
 
 from adapters.discord import DiscordAdapter, command, create
-from adapters.discord_config import PERMISSIONS, DiscordConfig
-from adapters.discord_guard import InvalidRequests
+from adapters.discord.config import PERMISSIONS, DiscordConfig
+from adapters.discord.guard import InvalidRequests
 from bot.adapter import AdapterStopped, ChannelGone, Outbox, PlatformLimits, SendFailed
 from bot.commands import HELP, USAGE
 from bot.config import ConfigError

@@ -14,7 +14,7 @@ from pathlib import Path
 import discord
 import pytest
 
-from adapters.discord_config import PERMISSIONS, DiscordConfig
+from adapters.discord.config import PERMISSIONS, DiscordConfig
 from bot.config import Settings
 from bot.core import Core
 from tests.fakes.discord_api import ADA, FakeDiscord, Interaction, Json

@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.discord_render import LIMITS, announcement, digest_parts, escape, fit, paper_embed, reply_parts
+from adapters.discord.render import LIMITS, announcement, digest_parts, escape, fit, paper_embed, reply_parts
 from bot.models import Digest, DigestItem, Paper, Reason, Reply
 from bot.source import parse_items
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 import discord
 from discord import app_commands
 
-from adapters.discord_render import NO_MENTIONS, announcement, reply_parts
+from adapters.discord.render import NO_MENTIONS, announcement, reply_parts
 from bot.config import zone_names
 from bot.models import ChannelKey, CommandContext
 

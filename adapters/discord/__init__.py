@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import discord
 
-from adapters.discord_commands import Papers, PapersTree
-from adapters.discord_config import DiscordConfig, invite_url
-from adapters.discord_guard import InvalidRequests
-from adapters.discord_render import LIMITS, NO_MENTIONS, digest_parts
+from adapters.discord.commands import Papers, PapersTree
+from adapters.discord.config import DiscordConfig, invite_url
+from adapters.discord.guard import InvalidRequests
+from adapters.discord.render import LIMITS, NO_MENTIONS, digest_parts
 from bot.adapter import AdapterStopped, ChannelGone, Outbox, SendFailed
 from bot.config import ConfigError
 from bot.models import ChannelKey, Digest
