@@ -1,0 +1,112 @@
+"""The slash command: acknowledge at once, run it in the core, answer the caller, note channel changes.
+
+Slack gives up on a command after 3 seconds, and the database or the start-up catch-up
+can take longer, so the ack comes before anything else and the answer follows through
+the command's response_url, visible to the caller only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.config import SlackConfig
+from adapters.slack.post import Poster, checked
+from adapters.slack.render import render_note, render_reply
+from bot.adapter import AdapterStopped, ChannelGone, SendFailed
+from bot.models import ChannelKey, CommandContext, Reply
+
+if TYPE_CHECKING:
+    from bot.core import Core
+
+log = logging.getLogger(__name__)
+
+SORRY = "Sorry, that failed on our side and was logged. Please try again later."
+
+
+def unescape(text: str) -> str:
+    """Slack sends command text with `&`, `<`, `>` escaped; the core wants what was typed."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+class SlashCommand:
+    """`handle` is the bolt listener of `/papers` (bolt passes `ack`, `command`, `respond` by name)."""
+
+    def __init__(
+        self,
+        core: Core,
+        config: SlackConfig,
+        client: AsyncWebClient,
+        poster: Poster,
+        bot_name: str,
+        give_up: Callable[[AdapterStopped], None],
+    ) -> None:
+        self._core = core
+        self._config = config
+        self._client = client
+        self._poster = poster
+        self._bot_name = bot_name
+        self._give_up = give_up
+
+    async def handle(self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        await self._core.ready.wait()
+        user = str(command.get("user_id", ""))
+        channel = str(command.get("channel_id", ""))
+        ctx = CommandContext(
+            ChannelKey("slack", str(command.get("team_id", "")), channel),
+            user,
+            can_manage=await self._can_manage(user),
+            user_name=command.get("user_name") or None,
+        )
+        text = unescape(str(command.get("text", "")))
+        try:
+            reply = await self._core.commands.handle(ctx, text)
+        except Exception:
+            log.exception("Slack: /%s %s failed", self._config.command, text.partition(" ")[0])
+            reply = Reply(SORRY, ok=False)
+        if reply.announcement and (problem := await self._announce(channel, user, reply.announcement)):
+            reply = replace(reply, text=f"{reply.text}\n{problem}")
+        for message in render_reply(reply, self._config.command):
+            try:
+                await respond(text=message.text, blocks=list(message.blocks), response_type="ephemeral")
+            except (aiohttp.ClientError, TimeoutError) as err:
+                log.warning("Slack: could not answer /%s in %s: %s", self._config.command, channel, err)
+
+    async def _can_manage(self, user: str) -> bool:
+        """Everyone may, unless SLACK_ADMINS_ONLY: then workspace admins and owners
+        (the core also lets people remove subscriptions they made)."""
+        if not self._config.admins_only:
+            return True
+        try:
+            found = await checked(self._client.users_info(user=user))
+        except AdapterStopped as refused:
+            self._give_up(refused)
+            return False
+        except SendFailed as failed:
+            log.warning("Slack: cannot tell whether %s is an admin (%s); treating them as a member", user, failed)
+            return False
+        info = found.get("user") or {}
+        return bool(info.get("is_admin") or info.get("is_owner") or info.get("is_primary_owner"))
+
+    async def _announce(self, channel: str, user: str, announcement: str) -> str | None:
+        """Post the visible note of a channel change; a line for the caller when it could not be posted."""
+        try:
+            await self._poster.post(channel, render_note(user, announcement, self._config.command))
+        except ChannelGone as gone:
+            return (
+                "Note: nobody else saw this change, and digests cannot arrive here until this is fixed: "
+                f"{gone.reason}. To add the app: /invite @{self._bot_name}"
+            )
+        except AdapterStopped as refused:
+            self._give_up(refused)
+        except SendFailed as failed:
+            log.warning("Slack: could not post the note in %s: %s", channel, failed)
+        return None
