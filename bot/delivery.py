@@ -113,7 +113,7 @@ class Delivery:
             return 0
         digest = Digest(planned.title, planned.items, planned.more, planned.more_url)
         outbox = Outbox(
-            key=f"pb{planned.id}",
+            key=f"pb{self._store.install_id}-{planned.id}",
             sent=dict(planned.parts),
             uncertain=planned.state == "sending",
             record=partial(self._store.record_part, planned.id),

@@ -83,6 +83,11 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (channel_id, paper_id)
     );
     CREATE INDEX deliveries_by_digest ON deliveries (digest_id, position);
+    CREATE TABLE meta (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    INSERT INTO meta (name, value) VALUES ('install_id', lower(hex(randomblob(4))));
     CREATE TABLE digest_parts (
         digest_id INTEGER NOT NULL REFERENCES digests (id) ON DELETE CASCADE,
         part INTEGER NOT NULL,
@@ -201,6 +206,7 @@ class Store:
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
         self._write_lock = asyncio.Lock()
+        self.install_id = ""
 
     @classmethod
     async def open(cls, path: str) -> Store:
@@ -214,6 +220,10 @@ class Store:
             await db.execute(f"PRAGMA {pragma}")
         store = cls(db)
         await store._migrate()
+        row = await store._one("SELECT value FROM meta WHERE name = 'install_id'")
+        assert row is not None
+        # Part of every delivery key, so a fresh database never reuses a key an old one posted.
+        store.install_id = str(row[0])
         return store
 
     async def close(self) -> None:

@@ -321,7 +321,8 @@ async def test_digest_posts_one_embed_per_paper_in_messages_within_limits(bot: B
         assert post["enforce_nonce"] is True
         assert len(post["embeds"]) <= limits.items_per_message
         assert len(post.get("content") or "") <= limits.text_chars
-    assert [p["nonce"] for p in posts] == ["pb1.0", "pb1.1"]
+    install = bot.core.store.install_id
+    assert [p["nonce"] for p in posts] == [f"pb{install}-1.0", f"pb{install}-1.1"]
     urls = [e["url"] for p in posts for e in p["embeds"]]
     assert len(set(urls)) == shown
 
