@@ -15,6 +15,15 @@ from bot.core import Core
 from bot.source import FileSource
 
 FIXTURES = Path(__file__).parent / "fixtures"
+README = Path(__file__).parent.parent / "README.md"
+
+
+def readme_section(title: str) -> str:
+    """One `## title` section of the README, as a user reads it."""
+    text = README.read_text()
+    start = text.index(f"\n## {title}\n") + 1
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else None]
 
 
 @dataclass

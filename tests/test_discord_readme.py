@@ -17,10 +17,11 @@ import pytest
 from adapters.discord.config import PERMISSIONS, DiscordConfig
 from bot.config import Settings
 from bot.core import Core
+from tests.conftest import readme_section
 from tests.fakes.discord_api import ADA, FakeDiscord, Interaction, Json
 
 ROOT = Path(__file__).parent.parent
-DOC = (ROOT / "docs" / "discord.md").read_text()
+DOC = readme_section("Discord")
 PAPERBOY = Path(sys.executable).parent / "paperboy"
 RECORDED_DAY = ROOT / "tests" / "fixtures" / "2026-08-21.json"
 GUILD = 1_100_000_000_000_000_001

@@ -13,10 +13,11 @@ from adapters.slack import SlackAdapter, create
 from adapters.slack.config import SlackConfig
 from adapters.slack.pacing import Timing
 from bot.core import Core
+from tests.conftest import readme_section
 from tests.fakes.slack_api import FakeSlack, VirtualTime, running, shown, slash_command
 
 ROOT = Path(__file__).parent.parent
-DOC = (ROOT / "docs" / "slack.md").read_text()
+DOC = readme_section("Slack")
 MANIFEST = (ROOT / "slack-manifest.yml").read_text()
 
 
