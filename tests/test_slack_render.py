@@ -131,7 +131,7 @@ def test_hostile_paper_is_inert() -> None:
     text = shown(list(message.blocks))
     assert f"1. {EVIL}" in text  # shown literally, as typed
     assert "<@U123ABC>, Eve & <#C0GENERAL>" in text
-    assert "Visit https://evil.example now <!everyone> bold &amp;" in text
+    assert "Visit https://evil.example now <!everyone> \u2217bold\u2217 &amp;" in text  # a look-alike: not bold
     assert "…and 2 more matches on Hugging Face Daily Papers" in text
     raw = json.dumps(message.blocks)
     assert "<!channel>" not in raw and "<!here>" not in raw and "<@U123ABC>" not in raw

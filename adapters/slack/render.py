@@ -39,6 +39,10 @@ WORDS_CHARS = 200
 URL_CHARS = 250
 
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+# mrkdwn has no escape character: a formatting mark from a paper becomes a look-alike, so it
+# cannot bold, strike or code-format what follows. `_` inside a word (not_in_channel) formats nothing.
+_MARKS = re.compile(r"[*~`]|(?<!\w)_|_(?!\w)")
+_LOOK_ALIKES = {"*": "\u2217", "~": "\u223c", "`": "\u02cb", "_": "\u02cd"}
 _SAFE_URL = re.compile(r"https?://[^\s<>|\"`]+")
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
 _COMMAND = re.compile(r"(?<![\w/])/papers\b")
@@ -56,6 +60,7 @@ class SlackMessage:
 
 def escape(text: str, limit: int | None = None) -> str:
     """`text` safe in mrkdwn, clipped to `limit` escaped characters (never inside an entity)."""
+    text = _MARKS.sub(lambda mark: _LOOK_ALIKES[mark[0]], text)
     pieces = [_ENTITIES.get(char, char) for char in text]
     if limit is None or sum(map(len, pieces)) <= limit:
         return "".join(pieces)
