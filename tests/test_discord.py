@@ -24,6 +24,7 @@ from discord.gateway import DiscordWebSocket
 from adapters.discord import DiscordAdapter, command, create
 from adapters.discord.config import PERMISSIONS, DiscordConfig
 from adapters.discord.guard import InvalidRequests
+from adapters.discord.pacing import GlobalPace
 from bot.adapter import AdapterStopped, ChannelGone, Outbox, PlatformLimits, SendFailed
 from bot.commands import HELP, USAGE
 from bot.config import ConfigError
@@ -432,6 +433,19 @@ def test_invalid_requests_are_counted_over_ten_minutes_and_shared_429s_do_not_co
     assert guard.count() == 3 and guard.tripped()
     now[0] = 600.0
     assert guard.count() == 0 and not guard.tripped()
+
+
+async def test_digest_messages_are_paced_under_the_global_limit_with_room_for_jitter() -> None:
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    pace = GlobalPace(per_second=2, clock=lambda: 0.0, sleep=sleep)  # time stands still: all at once
+    for _ in range(4):
+        await pace.wait()
+    # 0 and 0.5; the third once the first is 1.05 s old, not 1 s, lest jitter put three in Discord's second
+    assert waits == [0.5, 1.05, 1.55]
 
 
 # Credentials

@@ -303,6 +303,19 @@ async def test_pacer_spaces_posts_per_channel_and_across_the_workspace() -> None
     assert waits == [1.0, 1.5, 2.0]
 
 
+async def test_pacer_never_fills_the_workspace_budget_within_a_minute() -> None:
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    pacer = Pacer(Timing(lambda: 0.0, sleep), channel_gap=1.0, per_minute=2)
+    for channel in "ABCD":
+        await pacer.wait(channel)
+    # A at 0, B at 30; C at 61, not 60: had A reached Slack a little late, one minute would hold three; D at 91
+    assert waits == [30.0, 61.0, 91.0]
+
+
 async def test_refused_app_token_is_one_clear_line(
     core: Core, slack: FakeSlack, vt: VirtualTime, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -21,6 +21,7 @@ import discord
 from adapters.discord.commands import Papers, PapersTree
 from adapters.discord.config import DiscordConfig, invite_url
 from adapters.discord.guard import InvalidRequests
+from adapters.discord.pacing import GlobalPace
 from adapters.discord.render import LIMITS, NO_MENTIONS, digest_parts
 from bot.adapter import AdapterStopped, ChannelGone, Outbox, SendFailed
 from bot.config import ConfigError
@@ -56,6 +57,7 @@ class DiscordAdapter:
     def __init__(self, config: DiscordConfig, guard: InvalidRequests | None = None) -> None:
         self._config = config
         self._guard = guard or InvalidRequests()
+        self._pace = GlobalPace()
         self.client = _Client(
             self._logged_in, intents=discord.Intents(guilds=True), http_trace=self._guard.trace_config()
         )
@@ -113,6 +115,7 @@ class DiscordAdapter:
                 raise AdapterStopped(self._stopped)
             if self._guard.tripped():
                 raise SendFailed(f"{self._guard.count()} invalid requests to Discord in 10 minutes; waiting")
+            await self._pace.wait()
             try:
                 # The nonce makes Discord answer a resend of this part (within minutes) with the first message.
                 message = await channel.send(

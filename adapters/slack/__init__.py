@@ -23,7 +23,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from adapters.slack.commands import SlashCommand
 from adapters.slack.config import SlackConfig
-from adapters.slack.pacing import REAL_TIME, Pacer, RetryAfter, Timing
+from adapters.slack.pacing import REAL_TIME, WORKSPACE_PER_MINUTE, Pacer, RetryAfter, Timing
 from adapters.slack.post import Poster, TokenRefused, Transient, checked, deliver
 from adapters.slack.render import LIMITS, render_digest
 from bot.adapter import AdapterStopped, Outbox, SendFailed
@@ -58,13 +58,20 @@ class SlackAdapter:
     platform = "slack"
     limits = LIMITS
 
-    def __init__(self, config: SlackConfig, *, timing: Timing = REAL_TIME, host: str = "0.0.0.0") -> None:
+    def __init__(
+        self,
+        config: SlackConfig,
+        *,
+        timing: Timing = REAL_TIME,
+        host: str = "0.0.0.0",
+        per_minute: int = WORKSPACE_PER_MINUTE,
+    ) -> None:
         self.config = config
         self.port: int | None = None  # the HTTP mode port actually bound, once connected
         self.connected = asyncio.Event()  # set once Slack took the tokens and commands can arrive
         self._timing = timing
         self._host = host
-        self._pacer = Pacer(timing)
+        self._pacer = Pacer(timing, per_minute=per_minute)
         self._stopped = asyncio.Event()
         self._stop_reason: str | None = None
         self._ready_by: float | None = None

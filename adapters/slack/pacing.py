@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL_GAP = 1.0  # seconds between posts in one channel
 WORKSPACE_PER_MINUTE = 120  # Slack publishes no figure; 429s tell us if this is too many
+WINDOW_MARGIN = 1.0  # seconds added to the minute, so network jitter cannot squeeze one post too many into it
 RATE_LIMIT_RETRIES = 3
 
 
@@ -68,7 +70,12 @@ class RetryAfter(AsyncRateLimitErrorRetryHandler):
 
 
 class Pacer:
-    """Spaces posts `channel_gap` apart in a channel and `60 / per_minute` apart in the workspace."""
+    """Spaces posts `channel_gap` apart in a channel and `60 / per_minute` apart in the workspace.
+
+    Evenly spaced posts put exactly `per_minute` in every minute, so a post that reaches
+    Slack a little sooner than the one `per_minute` before it would be one too many: a post
+    also waits until that one is `60 + WINDOW_MARGIN` seconds old.
+    """
 
     def __init__(
         self, timing: Timing, channel_gap: float = CHANNEL_GAP, per_minute: int = WORKSPACE_PER_MINUTE
@@ -78,11 +85,15 @@ class Pacer:
         self._workspace_gap = 60.0 / per_minute
         self._channel_free: dict[str, float] = {}
         self._workspace_free = float("-inf")
+        self._recent: deque[float] = deque(maxlen=per_minute)  # the last `per_minute` slots, oldest first
 
     async def wait(self, channel: str) -> None:
         """Reserve the next free slot for `channel` and sleep until it (reservation first, so callers never race)."""
         now = self._timing.clock()
         at = max(now, self._channel_free.get(channel, now), self._workspace_free)
+        if len(self._recent) == self._recent.maxlen:
+            at = max(at, self._recent[0] + 60.0 + WINDOW_MARGIN)
+        self._recent.append(at)
         self._channel_free[channel] = at + self._channel_gap
         self._workspace_free = at + self._workspace_gap
         if at > now:

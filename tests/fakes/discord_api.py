@@ -142,6 +142,7 @@ class Interaction:
     user_id: int
     payload: Json
     callback_type: int | None = None
+    acked_at: float | None = None  # when the first callback arrived, on the fake's clock
     deferred_flags: int | None = None  # set while a deferred ("thinking") answer is open
     ephemeral: list[Json] = field(default_factory=list)  # messages only the caller saw
     public: list[Json] = field(default_factory=list)  # messages it posted in the channel
@@ -308,7 +309,7 @@ class FakeDiscord:
             return _error(400, 40060, "Interaction has already been acknowledged.")
         body = await request.json()
         kind, data = body["type"], body.get("data") or {}
-        interaction.callback_type = kind
+        interaction.callback_type, interaction.acked_at = kind, self.clock()
         resource: Json = {"type": kind}
         if kind == 4:  # a message
             resource["message"] = self._show(interaction, data, ephemeral=bool(data.get("flags", 0) & EPHEMERAL))
