@@ -25,6 +25,11 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
+# Channels of one platform planned and sent at once. When a thousand channels fall due together,
+# this lets the first digests go out while the rest wait, instead of all planning first; one
+# bound per platform, so a platform pacing its posts never holds back another.
+CHANNELS_AT_ONCE = 32
+
 
 def last_occurrence(time: str, tz: str, now: datetime) -> datetime:
     """The latest moment at or before `now` when the channel's local clock read `time`."""
@@ -65,6 +70,7 @@ class Delivery:
         self._clock = clock
         self._adapters: dict[str, Adapter] = {}
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._slots: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(CHANNELS_AT_ONCE))
 
     def attach(self, adapters: Mapping[str, Adapter]) -> None:
         self._adapters = dict(adapters)
@@ -74,7 +80,7 @@ class Delivery:
 
     async def deliver(self, channel: Channel) -> int:
         """Plan what is due for the channel, then send everything open for it; returns papers posted."""
-        async with self._locks[channel.id]:
+        async with self._slots[channel.key.platform], self._locks[channel.id]:
             await self._plan(channel)
             sent = 0
             for planned in await self._store.open_digests(channel.id):
