@@ -2,17 +2,17 @@
 
 `explain` checks one query against one paper and is the reference semantics.
 `Matcher` answers the same question for every (subscription, paper) pair at once:
-it indexes the day's papers (word -> papers, per field) and evaluates each query
-with set operations, memoising every term's papers across subscriptions, so a
-word is looked up once per day rather than once per subscription and paper.
+it indexes the day's papers (word -> papers, per field, as bit masks), works out
+each term's papers once for all subscriptions, then evaluates each query with a
+few integer operations instead of testing it paper by paper.
 """
 
 from __future__ import annotations
 
+import gc
 import operator
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence, Set
-from operator import itemgetter
+from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
 
 from bot.models import Paper, Reason
 from bot.query import TEXT_FIELDS, And, Leaf, Node, Not, Or, Query, Term, Upvotes, tokens
@@ -29,39 +29,29 @@ _COMPARE: dict[str, Callable[[int, int], bool]] = {
 _LINK = {"code": "github_repo", "project": "project_page"}
 
 
-def _words(parts: Iterable[str]) -> list[str]:
-    """The parts' tokens with "" between parts, so no phrase spans two authors or keywords."""
-    found: list[str] = []
-    for part in parts:
-        found += tokens(part)
-        found.append("")
-    return found
+@lru_cache(maxsize=8192)  # a day's papers are matched again at every poll, digest and preview
+def _text(parts: tuple[str, ...]) -> str:
+    """The parts' tokens as " w1 w2 ... ", parts two spaces apart: a phrase is then a substring
+    " a b " that can never span two authors or keywords."""
+    return " " + "  ".join(" ".join(tokens(part)) for part in parts) + " "
 
 
-def _fields(paper: Paper) -> dict[str, list[str]]:
+def _fields(paper: Paper) -> dict[str, str]:
     return {
-        "title": tokens(paper.title),
-        "abstract": tokens(paper.abstract),
-        "author": _words(paper.authors),
-        "keyword": _words(paper.ai_keywords),
+        "title": _text((paper.title,)),
+        "abstract": _text((paper.abstract,)),
+        "author": _text(paper.authors),
+        "keyword": _text(paper.ai_keywords),
     }
 
 
-def _contains(words: list[str], wanted: tuple[str, ...]) -> bool:
-    """Whether `wanted` occurs in `words` as consecutive tokens."""
-    at, size = -1, len(wanted)
-    try:
-        while True:
-            at = words.index(wanted[0], at + 1)
-            if tuple(words[at : at + size]) == wanted:
-                return True
-    except ValueError:
-        return False
+def _spaced(words: tuple[str, ...]) -> str:
+    return f" {' '.join(words)} "
 
 
-def _holds(leaf: Leaf, paper: Paper, fields: dict[str, list[str]]) -> bool:
+def _holds(leaf: Leaf, paper: Paper, fields: dict[str, str]) -> bool:
     if isinstance(leaf, Term):
-        return any(_contains(fields[field], leaf.words) for field in leaf.fields)
+        return any(_spaced(leaf.words) in fields[field] for field in leaf.fields)
     if isinstance(leaf, Upvotes):
         return _COMPARE[leaf.op](paper.upvotes, leaf.value)
     return bool(getattr(paper, _LINK[leaf.what]))
@@ -72,7 +62,7 @@ def explain(query: Query, paper: Paper) -> tuple[str, ...] | None:
     return None if hits is None else tuple(dict.fromkeys(hits))
 
 
-def _hits(node: Node, paper: Paper, fields: dict[str, list[str]]) -> list[str] | None:
+def _hits(node: Node, paper: Paper, fields: dict[str, str]) -> list[str] | None:
     """None when `node` is false; else the labels of the positive leaves that made it true."""
     if isinstance(node, Not):
         return [] if _hits(node.child, paper, fields) is None else None
@@ -90,107 +80,142 @@ def _hits(node: Node, paper: Paper, fields: dict[str, list[str]]) -> list[str] |
     return [node.label] if _holds(node, paper, fields) else None
 
 
-_Groups = list[tuple[tuple[str, ...], Set[int]]]  # (words that hit, paper indices)
+_Groups = list[tuple[tuple[str, ...], list[int]]]  # (words that hit, paper indices)
+_BITS = [tuple(bit for bit in range(8) if byte >> bit & 1) for byte in range(256)]  # byte -> its set bits
 
 
 class Matcher:
+    """All subscriptions against a batch of papers at once; per pair, the same answer as `explain`."""
+
     def __init__(self, subscriptions: Iterable[tuple[int, Query]]) -> None:
-        self._subscriptions = sorted(subscriptions, key=itemgetter(0))
+        self._subscriptions = sorted(subscriptions, key=operator.itemgetter(0))
 
     def match(self, papers: Sequence[Paper]) -> dict[str, tuple[Reason, ...]]:
         """Paper id -> a reason per matching subscription, by subscription id; ids must be unique."""
-        index = _Index(papers)
-        found: list[list[Reason]] = [[] for _ in papers]
-        done: dict[str, _Groups] = {}  # popular queries recur; equal texts parse alike
-        for subscription, query in self._subscriptions:
-            groups = done.get(query.text)
-            if groups is None:
-                groups = done[query.text] = index.groups(query.root)
-            for words, hits in groups:
-                reason = Reason(subscription, query.text, words)
-                for i in hits:
-                    found[i].append(reason)
-        return {papers[i].id: tuple(reasons) for i, reasons in enumerate(found) if reasons}
+        collecting = gc.isenabled()
+        gc.disable()  # we allocate many acyclic objects; GC passes over 100k queries would triple the time
+        try:
+            index = _Index(papers)
+            found: list[list[Reason]] = [[] for _ in papers]
+            done: dict[str, _Groups] = {}  # popular queries recur; equal texts parse alike
+            for subscription, query in self._subscriptions:
+                groups = done.get(query.text)
+                if groups is None:
+                    groups = done[query.text] = index.groups(query)
+                for words, hits in groups:
+                    reason = Reason(subscription, query.text, words)
+                    for i in hits:
+                        found[i].append(reason)
+            return {papers[i].id: tuple(reasons) for i, reasons in enumerate(found) if reasons}
+        finally:
+            if collecting:
+                gc.enable()
 
 
 class _Index:
-    """One day's papers as postings; each leaf's papers are computed once and shared."""
+    """One day's papers, with every leaf's papers as a bit mask, computed once and shared.
+
+    Bit i stands for papers[i]: AND, OR and NOT are then single integer operations.
+    """
 
     def __init__(self, papers: Sequence[Paper]) -> None:
         self._papers = papers
         self._fields = [_fields(paper) for paper in papers]
-        self._postings: dict[str, defaultdict[str, set[int]]] = {name: defaultdict(set) for name in TEXT_FIELDS}
+        self._postings: dict[str, dict[str, int]] = {name: {} for name in TEXT_FIELDS}  # word -> mask
         for i, fields in enumerate(self._fields):
-            for name, words in fields.items():
+            for name, text in fields.items():
                 postings = self._postings[name]
-                for word in set(words):
-                    postings[word].add(i)
-        self._all = frozenset(range(len(papers)))
-        self._leaves: dict[object, Set[int]] = {}
+                for word in set(text.split()):
+                    postings[word] = postings.get(word, 0) | 1 << i
+        self._all = (1 << len(papers)) - 1
+        self._leaves: dict[str, int] = {}
+        self._indices: dict[int, list[int]] = {}
 
-    def groups(self, root: Node) -> _Groups:
+    def groups(self, query: Query) -> _Groups:
         """The matching papers grouped by the words that hit, as `explain` lists them."""
-        matched = self._papers_of(root)
+        root = query.root
+        matched = self._mask(root)
         if not matched:
             return []
-        credits: list[tuple[str, Set[int]]] = []
+        if isinstance(root, Or) or isinstance(root, And) and any(isinstance(child, Or) for child in root.children):
+            return self._split(root, matched)
+        return [(query.terms, self._indices_of(matched))]  # no OR: every positive term hit
+
+    def _split(self, root: And | Or, matched: int) -> _Groups:
+        """Group the matches by which leaves an OR credits on each."""
+        credits: list[tuple[str, int]] = []
         self._credit(root, matched, credits)
-        groups: list[tuple[tuple[str, ...], Set[int]]] = [((), matched)]
+        groups: list[tuple[tuple[str, ...], int]] = [((), matched)]
         for label, where in credits:
-            if where is matched:  # credited wherever the query matches: no split
-                groups = [(words + (label,), hits) for words, hits in groups]
-                continue
             split = []
             for words, hits in groups:
                 inside = hits & where
-                if inside:
-                    split.append((words + (label,), inside))
-                if len(inside) < len(hits):
-                    split.append((words, hits - inside))
+                if not inside:
+                    split.append((words, hits))
+                    continue
+                split.append(((*words, label), inside))
+                if inside != hits:
+                    split.append((words, hits ^ inside))
             groups = split
-        return [(tuple(dict.fromkeys(words)), hits) for words, hits in groups]
+        return [(tuple(dict.fromkeys(words)), self._indices_of(hits)) for words, hits in groups]
 
-    def _credit(self, node: Node, within: Set[int], credits: list[tuple[str, Set[int]]]) -> None:
-        """Collect (label, papers where that leaf is credited), mirroring `_hits` with sets."""
-        if isinstance(node, And):
-            for child in node.children:
-                self._credit(child, within, credits)
-        elif isinstance(node, Or):
-            for child in node.children:
-                self._credit(child, within & self._papers_of(child), credits)
-        elif not isinstance(node, Not):
-            credits.append((node.label, within))
+    def _credit(self, node: And | Or, within: int, credits: list[tuple[str, int]]) -> None:
+        """Collect (label, papers where that leaf is credited) under `node`, mirroring `_hits` with masks."""
+        narrow = isinstance(node, Or)  # an OR credits a branch only where that branch holds
+        for child in node.children:
+            if isinstance(child, Not):
+                continue
+            where = within & self._mask(child) if narrow else within
+            if isinstance(child, (And, Or)):
+                self._credit(child, where, credits)
+            else:
+                credits.append((child.label, where))
 
-    def _papers_of(self, node: Node) -> Set[int]:
-        if isinstance(node, And):
-            found: Set[int] = self._all
+    def _mask(self, node: Node) -> int:
+        """The papers matching `node`. `type() is` beats isinstance here: this runs per node per query."""
+        if type(node) is And:
+            found = self._all
             for child in node.children:
-                if not isinstance(child, Not):
-                    found = found & self._papers_of(child)
-                    if not found:
-                        return found
-            for child in node.children:
-                if isinstance(child, Not):
-                    found = found - self._papers_of(child.child)
+                found &= ~self._mask(child.child) if type(child) is Not else self._mask(child)
             return found
-        if isinstance(node, Or):
-            return set().union(*map(self._papers_of, node.children))
-        if isinstance(node, Not):
-            return self._all - self._papers_of(node.child)
-        key = (node.fields, node.words) if isinstance(node, Term) else node.label.lower()  # a filter is its label
-        found = self._leaves.get(key)
+        if type(node) is Or:
+            found = 0
+            for child in node.children:
+                found |= self._mask(child)
+            return found
+        if type(node) is Not:
+            return self._all & ~self._mask(node.child)
+        label = node.label  # type: ignore[union-attr]  # a leaf, whose label says all about it
+        found = self._leaves.get(label)
         if found is None:
-            found = self._leaves[key] = self._find(node)
+            found = self._leaves[label] = self._find(node)  # type: ignore[arg-type]
         return found
 
-    def _find(self, leaf: Leaf) -> Set[int]:
+    def _find(self, leaf: Leaf) -> int:
+        if isinstance(leaf, Upvotes):  # thresholds vary a lot, so spare them _holds' dispatch
+            compare, value = _COMPARE[leaf.op], leaf.value
+            return sum(1 << i for i, paper in enumerate(self._papers) if compare(paper.upvotes, value))
         if not isinstance(leaf, Term):
-            return {i for i, paper in enumerate(self._papers) if _holds(leaf, paper, self._fields[i])}
-        found: set[int] = set()
+            return sum(1 << i for i, paper in enumerate(self._papers) if _holds(leaf, paper, self._fields[i]))
+        found = 0
+        phrase = _spaced(leaf.words)
         for field in leaf.fields:
             postings = self._postings[field]
-            candidates = set.intersection(*(postings.get(word, set()) for word in leaf.words))
-            if len(leaf.words) > 1:  # a phrase: check the words are consecutive
-                candidates = {i for i in candidates if _contains(self._fields[i][field], leaf.words)}
+            candidates = self._all
+            for word in leaf.words:
+                candidates &= postings.get(word, 0)
+            candidates &= ~found  # already found in another field
+            if candidates and len(leaf.words) > 1:  # papers with all the words: check they are side by side
+                texts = self._fields
+                candidates = sum(1 << i for i in self._indices_of(candidates) if phrase in texts[i][field])
             found |= candidates
+        return found
+
+    def _indices_of(self, mask: int) -> list[int]:
+        found = self._indices.get(mask)
+        if found is None:
+            size = (len(self._papers) + 7) // 8
+            found = self._indices[mask] = [
+                at * 8 + bit for at, byte in enumerate(mask.to_bytes(size, "little")) if byte for bit in _BITS[byte]
+            ]
         return found

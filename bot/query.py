@@ -2,10 +2,10 @@
 
 Grammar (NOT binds tighter than AND, AND tighter than OR):
 
-    query  := any ("OR" any)*
-    any    := unary (["AND"] unary)*
-    unary  := ["-"] atom
-    atom   := word | "phrase" | field:atom | ( query ) | upvotes:[op]N | has:code | has:project
+    query := all ("OR" all)*
+    all   := unary (["AND"] unary)*
+    unary := ["-"] atom                 (the minus touches the atom)
+    atom  := word | "phrase" | field:atom | "(" query ")" | upvotes:[op]N | has:code | has:project
 
 Words are normalised here, once per query, with the same `tokens` rule the matcher
 applies to papers, so matching is plain token comparison.
@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
-DEFAULT_FIELDS = ("title", "abstract", "keyword")
+DEFAULT_FIELDS = ("title", "keyword", "abstract")  # the longest last: the matcher checks phrases in this order
 TEXT_FIELDS = ("title", "abstract", "author", "keyword")
 FIELDS = (*TEXT_FIELDS, "upvotes", "has")
 HAS = ("code", "project")
@@ -31,6 +32,7 @@ _UPVOTES = re.compile(r"(>=|<=|>|<|=)?([0-9]+)")
 _OPEN_QUOTES = '"“”„'  # smart quotes too: phones and chat clients substitute them
 _CLOSE_QUOTE = re.compile('["“”]')
 _CHUNK = re.compile(r'[^\s()"“”„]+')
+_VALUES = {"upvotes": ("a number", "upvotes:>=20"), "has": ("code or project", "has:code")}  # what follows the colon
 _MAX_DEPTH = 20  # keeps the recursive parser far from Python's recursion limit
 
 
@@ -49,9 +51,12 @@ class QueryError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Term:
-    """Words that must appear consecutively (one word, or a phrase) within one of `fields`."""
+    """Words that must appear consecutively (one word, or a phrase) within one of `fields`.
 
-    label: str  # as the user wrote it, e.g. 'author:"Yann LeCun"'
+    A leaf's label alone determines the leaf, so the matcher keys shared work on it.
+    """
+
+    label: str  # as the user wrote it, field included, e.g. 'author:"Yann LeCun"'
     fields: tuple[str, ...]
     words: tuple[str, ...]
 
@@ -92,6 +97,7 @@ Node = Leaf | Not | And | Or
 class Query:
     text: str  # as given, stripped
     root: Node
+    terms: tuple[str, ...]  # the labels outside exclusions, in order, once each: a match's words when no OR decides
 
 
 @lru_cache(maxsize=1 << 16)
@@ -121,7 +127,8 @@ def parse(text: str, *, max_length: int = 300) -> Query:
         raise QueryError("empty query: give at least one word to look for, e.g. diffusion")
     if len(stripped) > max_length:
         raise QueryError(f"query too long: {len(stripped)} characters, the limit is {max_length}")
-    return Query(stripped, _Parser(text).parse())
+    root = _Parser(text).parse()
+    return Query(stripped, root, tuple(dict.fromkeys(_positive_labels(root))))
 
 
 class _Token(NamedTuple):
@@ -134,6 +141,16 @@ class _Token(NamedTuple):
 
 def _fail(what: str, at: int, hint: str) -> QueryError:
     return QueryError(f"{what} at column {at + 1}: {hint}", at)
+
+
+def _short(text: str, most: int = 30) -> str:
+    """The user's text fit for a one-line error message."""
+    text = " ".join(text.split())
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
+def _quoted(text: str) -> str:
+    return f'"{_short(text)}"'
 
 
 def _lex(text: str) -> list[_Token]:
@@ -180,26 +197,28 @@ def _lex_atom(text: str, at: int, found: list[_Token], keywords: bool = False) -
     colon = at + len(field[1])
     if name not in FIELDS:
         known = ", ".join(f"{f}:" for f in FIELDS[:-1]) + f" or {FIELDS[-1]}:"
-        raise _fail(f'unknown field "{field[1]}:"', at, f"use {known}")
+        raise _fail(f"unknown field {_quoted(field[1] + ':')}", at, f"use {known}")
+    if not value and (name in ("upvotes", "has") or end == len(text) or text[end] not in "(" + _OPEN_QUOTES):
+        what, example = _VALUES.get(name, ('a word, a "phrase" or (a OR b)', f"{name}:agent"))
+        raise _fail(_quoted(chunk), at, f"put {what} right after it, e.g. {example}")
     if name == "upvotes":
         number = _UPVOTES.fullmatch(value)
         if not number:
-            raise _fail(f'bad upvotes value "{value}"', colon + 1, "use a number, e.g. upvotes:>=20")
+            raise _fail(f"bad upvotes value {_quoted(value)}", colon + 1, "use a number, e.g. upvotes:>=20")
         found.append(_Token("leaf", at, end, leaf=Upvotes(chunk, number[1] or ">=", int(number[2]))))
         return end
     if name == "has":
         if value.lower() not in HAS:
-            raise _fail(f'unknown "{chunk}"', at, "use has:code or has:project")
+            raise _fail(f"unknown {_quoted(chunk)}", at, "use has:code or has:project")
         found.append(_Token("leaf", at, end, leaf=Has(chunk, value.lower())))
         return end
     if value.startswith("-"):
-        raise _fail(f'"{chunk}"', at, f"put the minus before the field, e.g. -{field[1]}:{value[1:]}")
+        example = _short(f"-{field[1]}:{value[1:]}")
+        raise _fail(_quoted(chunk), at, f"put the minus before the field, e.g. {example}")
     found.append(_Token("field", at, colon + 1, name))
     if value:
         found.append(_Token("word", colon + 1, end, value))
         return end
-    if end == len(text) or text[end] not in "(" + _OPEN_QUOTES:
-        raise _fail(f'"{chunk}"', at, f'put a word, a "phrase" or (a OR b) right after it, e.g. {name}:agent')
     return _lex_atom(text, end, found)
 
 
@@ -208,14 +227,13 @@ class _Parser:
         self.text = text
         self.tokens = _lex(text)
         self.next = 0
-        self.saw_or = False
 
     def parse(self) -> Node:
         root = self._or(DEFAULT_FIELDS, "", 0)
         if self.next < len(self.tokens):  # only a ")" stops _or early
             raise _fail("unmatched )", self.tokens[self.next].start, "remove it or add a matching (")
         if not _anchored(root):
-            side = " on each side of OR" if self.saw_or else ""
+            side = " on each side of OR" if _has_or(root) else ""
             raise QueryError(f"needs at least one word to look for{side}, not only -exclusions")
         return root
 
@@ -227,7 +245,6 @@ class _Parser:
         while self._peek() == "OR":
             keyword = self.tokens[self.next]
             self.next += 1
-            self.saw_or = True
             if self._peek() in (None, ")", "OR"):
                 raise _fail("OR", keyword.start, "needs a term on each side, e.g. gan OR diffusion")
             branches.append(self._and(fields, prefix, depth))
@@ -264,7 +281,7 @@ class _Parser:
             words = tuple(tokens(token.text))
             written = self.text[token.start : token.end]
             if not words:
-                raise _fail(f'"{token.text}" has no letters or digits', token.start, "give a word to look for")
+                raise _fail(f"{_quoted(token.text)} has no letters or digits", token.start, "give a word to look for")
             return Term(prefix + written, fields, words)
         if self._peek() is None:
             raise _fail("unclosed parenthesis", token.start, "add a matching )")
@@ -295,3 +312,16 @@ def _anchored(node: Node) -> bool:
     if isinstance(node, Or):
         return all(map(_anchored, node.children))
     return True
+
+
+def _has_or(node: Node) -> bool:
+    """Whether an OR stands outside every exclusion."""
+    return isinstance(node, Or) or isinstance(node, And) and any(map(_has_or, node.children))
+
+
+def _positive_labels(node: Node) -> Iterator[str]:
+    if isinstance(node, (And, Or)):
+        for child in node.children:
+            yield from _positive_labels(child)
+    elif not isinstance(node, Not):
+        yield node.label
