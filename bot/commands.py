@@ -50,6 +50,11 @@ Queries: words match whole words (plurals too), "quoted phrases", OR, (groups), 
 title: abstract: author: keyword: fields, upvotes:>=N, has:code."""
 
 
+def _echo(text: str, most: int = 40) -> str:
+    """User text quoted back in an error, shortened so a pasted wall of text never becomes the reply."""
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
 def usage(name: str) -> Reply:
     return Reply(f"Usage: /papers {USAGE[name]}", ok=False)
 
@@ -84,7 +89,10 @@ class Commands:
         self._on_schedule_change = on_schedule_change
 
     async def handle(self, ctx: CommandContext, text: str) -> Reply:
-        name, _, args = text.strip().partition(" ")
+        # A command is one line: a newline or tab would reach stored queries and every rendered
+        # "why". A lone surrogate (JSON may carry one) becomes U+FFFD, as SQLite stores only UTF-8.
+        text = " ".join(text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").split())
+        name, _, args = text.partition(" ")
         name = name.lower().lstrip("/")
         if name == "papers":
             name, _, args = args.strip().partition(" ")
@@ -93,7 +101,9 @@ class Commands:
             name = "help"
         handler = _HANDLERS.get(name)
         if handler is None:
-            return Reply(f"Unknown command '{name}'. Try: {', '.join(USAGE)}. /papers help explains each.", ok=False)
+            return Reply(
+                f"Unknown command '{_echo(name)}'. Try: {', '.join(USAGE)}. /papers help explains each.", ok=False
+            )
         return await handler(self, _Call(ctx, name, args.strip()))
 
     # Helpers shared by the handlers
@@ -175,7 +185,7 @@ class Commands:
         if not chosen:
             if target == "all":
                 return Reply("This channel has no subscriptions.", ok=False)
-            return Reply(f"This channel has no subscription #{target}. /papers list shows the ids.", ok=False)
+            return Reply(f"This channel has no subscription #{_echo(target)}. /papers list shows the ids.", ok=False)
         if not call.ctx.can_manage and any(s.created_by != call.ctx.user for s in chosen):
             return self._refuse(call)
         assert channel is not None
@@ -222,10 +232,11 @@ class Commands:
             return usage("schedule")
         if not call.ctx.can_manage:
             return self._refuse(call)
-        try:
-            time = parse_clock(parts[0])
+        try:  # _echo never shortens a real time or zone name (the longest is 32 characters)
+            time = parse_clock(_echo(parts[0]))
             channel = await self._store.channel(call.ctx.key)
-            tz = parse_zone(parts[1]) if len(parts) == 2 else (channel.tz if channel else self._settings.default_tz)
+            default_tz = channel.tz if channel else self._settings.default_tz
+            tz = parse_zone(_echo(parts[1])) if len(parts) == 2 else default_tz
         except ValueError as err:
             return Reply(f"{err}. Usage: /papers {USAGE['schedule']}", ok=False)
         channel = await self._store.update_channel(await self._channel(call), time=time, tz=tz)
@@ -252,8 +263,8 @@ class Commands:
             return usage("settings")
         name, raw = words
         low, high = (0, 100_000) if name == "min-upvotes" else (1, MAX_PAPERS_LIMIT)
-        if not raw.isdigit() or not low <= int(raw) <= high:
-            return Reply(f"{name} takes a whole number from {low} to {high}, got '{raw}'.", ok=False)
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 6) or not low <= int(raw) <= high:
+            return Reply(f"{name} takes a whole number from {low} to {high}, got '{_echo(raw)}'.", ok=False)
         if not call.ctx.can_manage:
             return self._refuse(call)
         column = name.replace("-", "_")

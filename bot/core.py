@@ -21,6 +21,8 @@ from bot.store import Store
 
 log = logging.getLogger(__name__)
 
+CATCH_UP_DAYS = 7
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -61,10 +63,24 @@ class Core:
 
     async def poll(self) -> dict[date, int]:
         """The poll job: refresh the current days, retry unsent digests, post instant matches."""
-        counts = await self.fetch(self.source.current_days(self.clock().date()))
+        counts = await self.fetch(await self._due_days())
         await self.delivery.resume()
         await self.delivery.run_instant()
         return counts
+
+    async def _due_days(self) -> list[date]:
+        """The source's current days, and every day since the newest stored one.
+
+        After a source outage or downtime longer than a day, the days in between are
+        fetched once it is back (at most CATCH_UP_DAYS), so their papers are not lost.
+        """
+        today = self.clock().date()
+        due = set(self.source.current_days(today))
+        newest = await self.store.featured_days(1)
+        if newest:
+            first = max(newest[0] + timedelta(days=1), today - timedelta(days=CATCH_UP_DAYS))
+            due.update(recent_days(today, (today - first).days + 1))
+        return sorted(due)
 
     async def start(self) -> None:
         """Catch up after downtime: poll once, then run each channel's missed digest once."""

@@ -257,7 +257,7 @@ def _paper(paper_id: str, paper: dict[str, object], item: dict[str, object], day
     return Paper(
         id=paper_id,
         title=title,
-        abstract=" ".join(abstract.split()),
+        abstract=_text(abstract) or "",
         authors=tuple(
             name
             for author in authors
@@ -277,10 +277,15 @@ def _paper(paper_id: str, paper: dict[str, object], item: dict[str, object], day
 
 
 def _text(value: object) -> str | None:
-    """Whitespace-collapsed text, or None for anything that is not a non-blank string."""
+    """Whitespace-collapsed text, or None for anything that is not a non-blank string.
+
+    A lone surrogate (JSON can escape half an emoji) becomes U+FFFD: SQLite stores only
+    valid UTF-8, and one such title must not cost the whole day.
+    """
     if not isinstance(value, str):
         return None
-    return " ".join(value.split()) or None
+    valid = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return " ".join(valid.split()) or None
 
 
 def _url(value: object) -> str | None:

@@ -230,14 +230,21 @@ class Store:
         await self._db.close()
 
     async def _migrate(self) -> None:
-        async with self._db.execute("PRAGMA user_version") as cursor:
-            row = await cursor.fetchone()
-        version = int(row[0]) if row else 0
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        """Bring the schema up to date. Each step reads the version again under the write
+        lock, so two processes starting on a fresh file migrate it once."""
+        for number, script in enumerate(MIGRATIONS, start=1):
+            if await self._version() >= number:
+                continue
             async with self.transaction() as db:
+                if await self._version() >= number:  # another process got there first
+                    continue
                 for statement in filter(str.strip, script.split(";")):
                     await db.execute(statement)
                 await db.execute(f"PRAGMA user_version = {number}")
+
+    async def _version(self) -> int:
+        row = await self._one("PRAGMA user_version")
+        return int(row[0]) if row else 0
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -251,12 +258,14 @@ class Store:
             await self._db.commit()
 
     async def _all(self, sql: str, params: Sequence[object] = ()) -> list[aiosqlite.Row]:
-        async with self._db.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        # Run and fetched in one step: a cursor left open across an await would pin an old
+        # snapshot, and another task's BEGIN IMMEDIATE would then fail at once with
+        # "database is locked" (no busy wait) after another process wrote.
+        return list(await self._db.execute_fetchall(sql, params))
 
     async def _one(self, sql: str, params: Sequence[object] = ()) -> aiosqlite.Row | None:
-        async with self._db.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        rows = await self._all(sql, params)
+        return rows[0] if rows else None
 
     async def integrity_check(self) -> str:
         row = await self._one("PRAGMA integrity_check")
