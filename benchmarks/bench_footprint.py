@@ -8,16 +8,28 @@ database; its standard input stays open so it idles as it would when deployed.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.fakes.discord_api import FakeDiscord  # noqa: E402
+from tests.fakes.slack_api import FakeSlack  # noqa: E402
+
+T = TypeVar("T")
+GUILD = "1100000000000000001"
 FIXTURE = ROOT / "tests" / "fixtures" / "2026-08-21.json"
 HELP_RUNS = 7
 IDLE_SECONDS = 4.0
@@ -62,7 +74,10 @@ def idle_rss(env: Mapping[str, str], idle: float = IDLE_SECONDS) -> tuple[float,
             _, err = process.communicate()
             raise RuntimeError(f"paperboy run exited early ({process.returncode}): {err}")
         rss, peak = _memory_mb(process.pid, "VmRSS"), _memory_mb(process.pid, "VmHWM")
-        _, err = process.communicate("", timeout=30)  # end of input: the console finishes and exits
+        process.stdin.close()  # type: ignore[union-attr]  # end of input ends the console...
+        process.send_signal(signal.SIGINT)  # ...and Ctrl-C the chat adapters
+        process.wait(timeout=30)
+        err = process.stderr.read()  # type: ignore[union-attr]
         ended = f"exit {process.returncode}" + (f": {err.strip().splitlines()[-1]}" if process.returncode else "")
         return rss, peak, ended
     finally:
@@ -71,18 +86,48 @@ def idle_rss(env: Mapping[str, str], idle: float = IDLE_SECONDS) -> tuple[float,
             process.wait()
 
 
-def configurations(workdir: Path) -> dict[str, dict[str, str]]:
-    """Name -> the environment to run with; add the Slack and Discord fakes here."""
-    return {"console": base_env(workdir / "console.db")}
+@contextmanager
+def fakes() -> Iterator[tuple[FakeSlack, FakeDiscord]]:
+    """The Slack and Discord fakes, served from a background event loop while the bot runs."""
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+
+    def call(coroutine: Awaitable[T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, loop).result(10)  # type: ignore[arg-type]
+
+    slack, discord = FakeSlack(), FakeDiscord()
+    call(slack.__aenter__())
+    call(discord.start())
+    try:
+        yield slack, discord
+    finally:
+        call(discord.close())
+        call(slack.__aexit__(None, None, None))
+        loop.call_soon_threadsafe(loop.stop)
+
+
+def configurations(workdir: Path, slack: FakeSlack, discord: FakeDiscord) -> dict[str, dict[str, str]]:
+    """Name -> the environment to run with."""
+    return {
+        "console": base_env(workdir / "console.db"),
+        "all three": base_env(workdir / "all.db") | {
+            "PAPERBOY_CONSOLE": "true",
+            "SLACK_BOT_TOKEN": slack.bot_token, "SLACK_APP_TOKEN": slack.app_token, "SLACK_API_URL": slack.api_url,
+            "DISCORD_TOKEN": discord.token, "DISCORD_API_URL": discord.api_url,
+            "DISCORD_GATEWAY_URL": discord.gateway_url, "DISCORD_GUILD_IDS": GUILD,
+        },
+    }
 
 
 def main() -> int:
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, env in configurations(Path(tmp)).items():
+    with tempfile.TemporaryDirectory() as tmp, fakes() as (slack, discord):
+        for name, env in configurations(Path(tmp), slack, discord).items():
             start_up = help_seconds(env)
             rss, peak, ended = idle_rss(env)
             rows.append((name, start_up, rss, peak, ended))
+        if not (discord.identified and slack.calls_to("apps.connections.open")):
+            raise SystemExit("the chat adapters never connected to the fakes: the 'all three' row is not valid")
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; --help median of {HELP_RUNS}, "
           f"RSS after {IDLE_SECONDS:.0f} s idle")
     header = (f"{'adapters':<10} {'--help s':>9} {'target':>7} {'idle RSS MB':>12} {'target':>7} {'peak MB':>8}"
