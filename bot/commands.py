@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from bot.config import Settings, parse_clock, parse_zone
 from bot.delivery import Clock, Delivery
 from bot.matcher import Matcher
-from bot.models import CommandContext, DigestItem, Reply
+from bot.models import CommandContext, DigestItem, Reply, one_line
 from bot.query import Query, QueryError, parse
 from bot.store import Channel, Store
 
@@ -89,9 +89,8 @@ class Commands:
         self._on_schedule_change = on_schedule_change
 
     async def handle(self, ctx: CommandContext, text: str) -> Reply:
-        # A command is one line: a newline or tab would reach stored queries and every rendered
-        # "why". A lone surrogate (JSON may carry one) becomes U+FFFD, as SQLite stores only UTF-8.
-        text = " ".join(text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").split())
+        # A command is one line: a newline or tab would reach stored queries and every rendered "why".
+        text = one_line(text)
         name, _, args = text.partition(" ")
         name = name.lower().lstrip("/")
         if name == "papers":

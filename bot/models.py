@@ -68,6 +68,17 @@ class Paper:
         return tuple(found)
 
 
+def one_line(text: str) -> str:
+    """Text on one line, whitespace collapsed, as valid Unicode.
+
+    Lone surrogates (JSON can escape half an emoji) pair up where they can and become
+    U+FFFD where they cannot: SQLite stores only valid UTF-8, and one bad title must not
+    cost a whole day, nor one pasted character a command.
+    """
+    valid = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return " ".join(valid.split())
+
+
 def day_url(day: date) -> str:
     return f"{HF}/papers/date/{day.isoformat()}"
 

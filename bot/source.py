@@ -19,7 +19,7 @@ from typing import Protocol
 import httpx
 
 from bot import __version__
-from bot.models import Paper
+from bot.models import Paper, one_line
 
 log = logging.getLogger(__name__)
 
@@ -277,15 +277,10 @@ def _paper(paper_id: str, paper: dict[str, object], item: dict[str, object], day
 
 
 def _text(value: object) -> str | None:
-    """Whitespace-collapsed text, or None for anything that is not a non-blank string.
-
-    A lone surrogate (JSON can escape half an emoji) becomes U+FFFD: SQLite stores only
-    valid UTF-8, and one such title must not cost the whole day.
-    """
+    """Text on one line, or None for anything that is not a non-blank string."""
     if not isinstance(value, str):
         return None
-    valid = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-    return " ".join(valid.split()) or None
+    return one_line(value) or None
 
 
 def _url(value: object) -> str | None:

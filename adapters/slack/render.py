@@ -23,7 +23,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.adapter import PlatformLimits
-from bot.models import Digest, DigestItem, Reply
+from bot.models import Digest, DigestItem, Reply, one_line
 
 MAX_BLOCKS = 50
 SECTION_CHARS = 3000
@@ -71,10 +71,6 @@ def escape(text: str, limit: int | None = None) -> str:
         kept.append(piece)
         size += len(piece)
     return "".join(kept) + "…"
-
-
-def one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def link(url: str, label: str) -> str | None:
