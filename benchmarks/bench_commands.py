@@ -29,7 +29,7 @@ import tempfile
 import time
 import types
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from itertools import count
 from pathlib import Path
@@ -42,7 +42,7 @@ from adapters.slack import EVENTS_PATH  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.core import Core  # noqa: E402
 from bot.models import ChannelKey  # noqa: E402
-from bot.source import FileSource  # noqa: E402
+from tests.conftest import add_busy_day  # noqa: E402
 from tests.fakes.discord_api import FakeDiscord, Interaction  # noqa: E402
 from tests.fakes.slack_api import FakeSlack, signed, slash_command  # noqa: E402
 
@@ -91,8 +91,7 @@ async def seed(db: Path, keys: list[ChannelKey]) -> None:
     try:
         now = datetime.now(UTC)
         await core.fetch([AUG21])
-        older = await FileSource(FIXTURES / "2024-10-25.json").fetch_day(date(2024, 10, 25))
-        await core.store.upsert_papers([replace(p, id=f"9{p.id}", featured_day=AUG21) for p in older], now)
+        await add_busy_day(core, now)
         for key in keys:
             channel = await core.store.ensure_channel(key, "09:00", "UTC", now)
             await core.store.add_subscription(channel, "upvotes:>=0", "U0BENCH", "bench", now, 25)

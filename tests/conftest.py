@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,8 +13,10 @@ import pytest
 from bot.config import Settings
 from bot.core import Core
 from bot.source import FileSource
+from tests.fakes.discord_api import FakeDiscord
 
 FIXTURES = Path(__file__).parent / "fixtures"
+AUG21 = date(2026, 8, 21)
 README = Path(__file__).parent.parent / "README.md"
 
 
@@ -61,3 +63,18 @@ async def core(tmp_path: Path, days_dir: Path, clock: FakeClock) -> AsyncIterato
     opened = await Core.open(settings, FileSource(days_dir), clock)
     yield opened
     await opened.close()
+
+
+async def add_busy_day(core: Core, now: datetime) -> None:
+    """The 2024 day's 25 papers as if featured on 21 Aug too: with that day's 17, a digest too long for one message."""
+    older = await FileSource(FIXTURES / "2024-10-25.json").fetch_day(date(2024, 10, 25))
+    await core.store.upsert_papers([replace(p, id=f"9{p.id}", featured_day=AUG21) for p in older], now)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    """A fake Discord REST API and gateway on 127.0.0.1."""
+    server = FakeDiscord()
+    await server.start()
+    yield server
+    await server.close()

@@ -16,7 +16,7 @@ import signal
 import sqlite3
 import sys
 from contextlib import closing
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -25,8 +25,7 @@ import pytest
 from bot.config import Settings
 from bot.core import Core
 from bot.models import ChannelKey
-from bot.source import FileSource
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, add_busy_day
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.slack_api import FakeSlack
 
@@ -74,8 +73,7 @@ async def seed(db: Path, key: ChannelKey) -> list[str]:
     try:
         now = datetime.now(UTC)
         await core.fetch([AUG21])
-        older = await FileSource(FIXTURES / "2024-10-25.json").fetch_day(date(2024, 10, 25))
-        await core.store.upsert_papers([replace(p, id=f"9{p.id}", featured_day=AUG21) for p in older], now)
+        await add_busy_day(core, now)
         channel = await core.store.ensure_channel(key, "09:00", "UTC", now)
         await core.store.add_subscription(channel, "upvotes:>=0", "U0ADA", "ada", now, 25)
         await core.store.update_channel(channel, max_papers=SHOWN)

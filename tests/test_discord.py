@@ -89,14 +89,6 @@ class Waiter(logging.Handler):
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    server = FakeDiscord()
-    await server.start()
-    yield server
-    await server.close()
-
-
-@pytest.fixture
 def env(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The environment the README sets; discord.py's process-wide addresses are restored afterwards."""
     monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)

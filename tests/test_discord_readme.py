@@ -7,12 +7,11 @@ import os
 import re
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 import discord
-import pytest
 
 from adapters.discord.config import PERMISSIONS, DiscordConfig
 from bot.config import Settings
@@ -70,14 +69,6 @@ async def paperboy(*args: str, cwd: Path, env: dict[str, str], log: Path) -> asy
         return await asyncio.create_subprocess_exec(
             PAPERBOY, *args, cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE, stderr=stderr
         )
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    server = FakeDiscord()
-    await server.start()
-    yield server
-    await server.close()
 
 
 async def test_the_readme_steps_work_as_written(tmp_path: Path, fake: FakeDiscord) -> None:

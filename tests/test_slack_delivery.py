@@ -21,6 +21,7 @@ from bot.adapter import Outbox, PlatformLimits, SendFailed
 from bot.core import Core
 from bot.models import ChannelKey, CommandContext, Digest
 from bot.store import Channel
+from tests.conftest import add_busy_day
 from tests.fakes.slack_api import FakeSlack, Fault, VirtualTime, controls, running, shown
 
 AUG21 = date(2026, 8, 21)
@@ -70,12 +71,6 @@ class Room:
         return [m for m in self.slack.posts(self.id) if m.metadata]
 
 
-async def many_papers(core: Core) -> None:
-    """The 2024 day's papers as if featured on 21 Aug too: 42 papers, a digest too long for one message."""
-    old = await core.source.fetch_day(date(2024, 10, 25))
-    await core.store.upsert_papers([replace(p, id=f"9{p.id}", featured_day=AUG21) for p in old], core.clock())
-
-
 async def test_digest_is_a_header_message_with_metadata(core: Core, slack: FakeSlack, bot: SlackAdapter) -> None:
     room = Room(core, slack)
     await room.do("subscribe agent")
@@ -92,7 +87,7 @@ async def test_digest_is_a_header_message_with_metadata(core: Core, slack: FakeS
 async def test_long_digest_goes_on_in_the_thread_paced_without_429(
     core: Core, slack: FakeSlack, vt: VirtualTime, bot: SlackAdapter
 ) -> None:
-    await many_papers(core)
+    await add_busy_day(core, core.clock())
     room = Room(core, slack)
     await room.do("subscribe upvotes:>=0")
     await room.do("settings max-papers 50")
@@ -156,7 +151,7 @@ async def test_lasting_outage_keeps_the_digest_for_the_next_poll(
 async def test_crash_between_send_and_mark_posts_nothing_twice(
     core: Core, slack: FakeSlack, bot: SlackAdapter, monkeypatch: pytest.MonkeyPatch, crash_at_part: int
 ) -> None:
-    await many_papers(core)
+    await add_busy_day(core, core.clock())
     room = Room(core, slack)
     await room.do("subscribe upvotes:>=0")
     await room.do("settings max-papers 50")
