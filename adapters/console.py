@@ -2,67 +2,34 @@
 
 Like errbot's text backend or Hubot's shell, it is the way to try Paperboy with no
 chat account, and the way to script it: with standard input not a terminal it reads
-commands line by line and finishes at end of input.
+commands line by line, waits for the start-up fetch so a script sees the day's papers,
+and finishes at end of input.
 """
 
 from __future__ import annotations
 
 import asyncio
 import getpass
-import re
 import sys
 import threading
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, TextIO
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import TextIO
 
-from bot.adapter import Outbox, PlatformLimits
-from bot.models import ChannelKey, CommandContext, Digest, DigestItem, Reply
-
-if TYPE_CHECKING:
-    from bot.core import Core
+from bot.adapter import Host, PlatformLimits
+from bot.models import ChannelKey, CommandContext, Digest
+from bot.plaintext import render_digest, render_reply
 
 KEY = ChannelKey("console", "local", "console")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
-def clean(text: str) -> str:
-    """Untrusted text without terminal control sequences (no escape codes, no bidi tricks)."""
-    return _CONTROL.sub("", text)
-
-
-def render_item(number: int, item: DigestItem) -> str:
-    paper = item.paper
-    stats = f"{paper.upvotes} upvote{'' if paper.upvotes == 1 else 's'}"
-    if paper.github_stars:
-        stats += f", {paper.github_stars} GitHub stars"
-    subs = ", ".join(f"#{r.subscription_id}" for r in item.reasons if r.subscription_id)
-    lines = [
-        f"{number}. {clean(paper.title)}  [{stats}]",
-        f"   {clean(paper.short_authors())}",
-        f"   {clean(paper.tldr)}",
-        f"   why: {clean(', '.join(item.matched_words))}" + (f" ({subs})" if subs else ""),
-        "   " + "  ".join(f"{label}: {clean(url)}" for label, url in paper.links()),
-    ]
-    return "\n".join(lines)
-
-
-def render_digest(digest: Digest) -> str:
-    lines = [f"== {digest.title} =="]
-    lines += [render_item(n, item) for n, item in enumerate(digest.items, start=1)]
-    if digest.more:
-        lines.append(f"... and {digest.more} more: {digest.more_url}")
-    return "\n".join(lines)
-
-
-def render_reply(reply: Reply) -> str:
-    lines = [clean(reply.text)]
-    lines += [render_item(n, item) for n, item in enumerate(reply.items, start=1)]
-    return "\n".join(lines)
+def create(env: Mapping[str, str]) -> ConsoleAdapter:
+    return ConsoleAdapter()
 
 
 class ConsoleAdapter:
     platform = "console"
     limits = PlatformLimits(text_chars=100_000, items_per_message=1_000, chars_per_message=1_000_000)
+    verifies_sends = False  # a printed line cannot be looked up again
 
     def __init__(self, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout, user: str | None = None) -> None:
         self._stdin = stdin
@@ -73,10 +40,11 @@ class ConsoleAdapter:
     def _print(self, text: str) -> None:
         print(text, file=self._stdout, flush=True)
 
-    async def run(self, core: Core) -> None:
-        await core.ready.wait()
+    async def run(self, host: Host) -> None:
         if self._interactive:
             self._print("Paperboy console. Type /papers help; Ctrl-D to quit.")
+        else:
+            await host.wait_started()
         ctx = CommandContext(KEY, self._user, can_manage=True, user_name=self._user)
         async for line in self._lines():
             text = line.strip()
@@ -84,7 +52,7 @@ class ConsoleAdapter:
                 continue
             if text in {"quit", "exit"}:
                 break
-            self._print(render_reply(await core.commands.handle(ctx, text)))
+            self._print(render_reply(await host.handle(ctx, text)))
 
     async def _lines(self) -> AsyncIterator[str]:
         """Lines from a daemon thread, so a blocked read never keeps the process alive."""
@@ -100,10 +68,15 @@ class ConsoleAdapter:
         while (line := await queue.get()) is not None:
             yield line
 
-    async def send_digest(self, key: ChannelKey, digest: Digest, outbox: Outbox) -> None:
-        if 0 not in outbox.sent:
-            self._print(render_digest(digest))
-            await outbox.record(0, "printed")
+    def render_digest(self, digest: Digest) -> Sequence[str]:
+        return [render_digest(digest)]
+
+    async def post(self, key: ChannelKey, message: str, part_key: str, reply_to: str | None) -> str:
+        self._print(message)
+        return "printed"
+
+    async def find(self, key: ChannelKey, part_keys: Sequence[str], reply_to: str | None) -> dict[str, str]:
+        return {}
 
     async def close(self) -> None:
         self._stdout.flush()

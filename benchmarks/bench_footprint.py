@@ -45,11 +45,11 @@ def base_env(db: Path) -> dict[str, str]:
 
 
 def help_seconds(env: Mapping[str, str], runs: int = HELP_RUNS) -> float:
-    """Median wall time of `python -m bot --help`, imports included."""
+    """Median wall time of `python -m adapters --help`, imports included."""
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "bot", "--help"], env=env, cwd=ROOT, check=True, capture_output=True)
+        subprocess.run([sys.executable, "-m", "adapters", "--help"], env=env, cwd=ROOT, check=True, capture_output=True)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -65,7 +65,7 @@ def _memory_mb(pid: int, field: str) -> float:
 def idle_rss(env: Mapping[str, str], idle: float = IDLE_SECONDS) -> tuple[float, float, str]:
     """Resident and peak MB of `paperboy run` after it started and idled `idle` s; how it then ended."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run"], env=env, cwd=ROOT,
+        [sys.executable, "-m", "adapters", "run"], env=env, cwd=ROOT,
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:

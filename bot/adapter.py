@@ -1,41 +1,53 @@
 """The contract between the core and a chat platform.
 
-An adapter turns platform events into `CommandContext` + text for the core's command
-handler, and turns a neutral `Digest` into platform messages. It declares its
-platform's limits as data and raises the errors below so the core can react the
-same way whatever the platform.
+An adapter turns platform events into neutral commands for its `Host`, and a neutral
+`Digest` into platform messages. It declares its platform's limits and rates as data
+(`PlatformLimits`), renders, and posts one message at a time; the core does the rest
+once for every platform (`bot.sending`): packing, pacing, retries with backoff, the
+ledger of parts, and the rule for sends that may or may not have gone out.
+
+The rule for uncertain sends. A post that failed without an answer (a timeout, a
+dropped connection, a 5xx, a crash mid-request) may have been stored by the platform.
+- A platform that can tell (`verifies_sends = True`) must implement `find`: before such
+  a part is posted again, the core asks it for the parts already there by their keys
+  (Slack: message metadata; Discord: the key in the message and its nonce).
+- A platform that cannot tell (`verifies_sends = False`, e.g. Telegram, whose bots
+  cannot read history) gets at-most-once: the part in doubt is never posted again. It is
+  recorded as `UNCONFIRMED` and the rest of the digest follows. A reader may miss one
+  message after a crash; nobody ever sees a paper twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+import importlib
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-from bot.models import ChannelKey, Digest
+from bot.models import ChannelKey, CommandContext, Digest, Reply
+from bot.pacing import Rate
 
-if TYPE_CHECKING:
-    from bot.core import Core
+UNCONFIRMED = "unconfirmed"  # the ref recorded for a part that may or may not have been posted
 
 
 @dataclass(frozen=True, slots=True)
 class PlatformLimits:
-    """Hard limits of one platform's messages, used by renderers and checked in tests."""
+    """Hard limits and rates of one platform's messages, read by the core's packing and pacing."""
 
-    text_chars: int
-    items_per_message: int
-    chars_per_message: int
+    text_chars: int  # one block of text (a Slack section, a Discord or Telegram message)
+    items_per_message: int  # papers in one message
+    chars_per_message: int  # everything in one message
+    rates: tuple[Rate, ...] = field(default=())
 
 
 @dataclass(slots=True)
 class Outbox:
     """One digest's send state, so a send can resume after a crash without posting twice.
 
-    A digest may become several platform messages ("parts"). `sent` holds the parts
-    already recorded with their platform reference. When `uncertain` is true an earlier
-    attempt may have posted parts beyond `sent` before the process died: the adapter
-    must check the platform (Slack message metadata, Discord nonce) before re-posting.
-    `key` is stable for the digest across restarts; use `part_key(i)` on the wire.
+    `sent` holds the parts already recorded with their platform reference. `uncertain`
+    means an earlier attempt was cut off while a post was in flight: the first part not in
+    `sent` may be on the platform. `key` is stable across restarts; `part_key(i)` goes on
+    the wire.
     """
 
     key: str
@@ -60,18 +72,77 @@ class AdapterStopped(Exception):
 
 
 class SendFailed(Exception):
-    """A transient failure after retries: the digest stays planned and is retried later."""
+    """A transient failure: the post is retried with backoff, then the digest waits for the next poll.
+
+    `uncertain` when the platform may have acted on the call anyway; `retry_after` when it
+    said how long to wait.
+    """
+
+    def __init__(self, reason: str, *, uncertain: bool = False, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.uncertain = uncertain
+        self.retry_after = retry_after
+
+
+class Host(Protocol):
+    """What the core offers an adapter: commands, a channel's subscriptions, pacing."""
+
+    async def handle(self, ctx: CommandContext, text: str) -> Reply:
+        """Run one `/papers` command line; answers at once, from the store."""
+
+    async def subscription_choices(self, key: ChannelKey) -> list[tuple[str, str]]:
+        """(label, value) pairs of the channel's subscriptions, for autocomplete."""
+
+    async def pace(self, key: ChannelKey) -> None:
+        """Wait for a free slot under the platform's rates before a post that is not a digest part."""
+
+    async def wait_started(self) -> None:
+        """Until the start-up catch-up is done (for scripted sessions; commands never need it)."""
 
 
 class Adapter(Protocol):
     platform: str
     limits: PlatformLimits
+    verifies_sends: bool
 
-    async def run(self, core: Core) -> None:
+    async def run(self, host: Host) -> None:
         """Serve commands until stopped; returning means this adapter is finished."""
 
-    async def send_digest(self, key: ChannelKey, digest: Digest, outbox: Outbox) -> None:
-        """Post the digest, calling `outbox.record` after each part the platform accepted."""
+    def render_digest(self, digest: Digest) -> Sequence[Any]:
+        """The digest as platform messages, a pure function of the digest."""
+
+    async def post(self, key: ChannelKey, message: Any, part_key: str, reply_to: str | None) -> str:
+        """Post one message (a reply to `reply_to`, the first part's ref, when given); return its ref.
+
+        Raises ChannelGone, AdapterStopped or SendFailed.
+        """
+
+    async def find(self, key: ChannelKey, part_keys: Sequence[str], reply_to: str | None) -> dict[str, str]:
+        """Refs of the parts already on the platform, by part key; only called when `verifies_sends`."""
 
     async def close(self) -> None:
         """Release connections; called once on shutdown."""
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterSpec:
+    """One registry line: a platform's module (imported only when used) and what switches it on.
+
+    The module has `create(env) -> Adapter`, and `command(name, env) -> exit code` for any
+    CLI commands it adds. With no `token_env` it is the fallback that runs when no chat
+    platform is configured (the console).
+    """
+
+    name: str
+    module: str
+    token_env: str | None = None
+    commands: Mapping[str, str] = field(default_factory=dict)  # CLI name -> "help text"
+
+    def enabled(self, env: Mapping[str, str]) -> bool:
+        return self.token_env is not None and bool(env.get(self.token_env, "").strip())
+
+    def load(self, env: Mapping[str, str]) -> Adapter:
+        return importlib.import_module(self.module).create(env)  # type: ignore[no-any-return]
+
+    def command(self, name: str, env: Mapping[str, str]) -> int:
+        return int(importlib.import_module(self.module).command(name, env))

@@ -1,20 +1,24 @@
 """`paperboy`: run the bot, fetch days, preview a query.
 
-Exit codes: 0 success, 2 bad usage, 1 failure with a one-line reason on stderr.
+The platforms come in as a registry (`adapters.REGISTRY`, handed over by `adapters.main`),
+so the core never imports them. Exit codes: 0 success, 2 bad usage, 1 failure with a
+one-line reason on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import logging
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import date
 
 from bot import __version__
+from bot.adapter import AdapterSpec
 from bot.config import ConfigError, Settings, configure_logging, load_env
+
+Registry = Sequence[AdapterSpec]
 
 log = logging.getLogger("paperboy")
 
@@ -36,9 +40,7 @@ def _positive(text: str) -> int:
     return int(text)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from adapters import REGISTRY
-
+def build_parser(registry: Registry) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="paperboy",
         description="Hugging Face Daily Papers digests for Slack, Discord and the console.",
@@ -53,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     preview = sub.add_parser("preview", help="print the stored papers a query matches")
     preview.add_argument("query", help='a query, e.g. \'"reinforcement learning" -survey\'')
     preview.add_argument("--days", type=_positive, default=7, help="the newest N featured days (default 7)")
-    for spec in REGISTRY:
+    for spec in registry:
         for name, text in spec.commands.items():
             sub.add_parser(name, help=text)
     return parser
@@ -69,17 +71,19 @@ async def _open_core(settings: Settings):  # type: ignore[no-untyped-def]
         raise Failure(str(err)) from None
 
 
-async def run(settings: Settings, env: Mapping[str, str]) -> None:
-    from adapters import configured
-    from adapters.console import ConsoleAdapter
+def chosen(registry: Registry, settings: Settings, env: Mapping[str, str]) -> list[AdapterSpec]:
+    """The platforms whose tokens are set; the fallback (console) when none is, or when asked for."""
+    specs = [spec for spec in registry if spec.enabled(env)]
+    if settings.console or not specs:
+        specs += [spec for spec in registry if spec.token_env is None]
+    return specs
 
-    specs = configured(env)
+
+async def run(registry: Registry, settings: Settings, env: Mapping[str, str]) -> None:
     try:
-        adapters = [spec.load(env) for spec in specs]
+        adapters = [spec.load(env) for spec in chosen(registry, settings, env)]
     except ConfigError as err:
         raise Failure(str(err)) from None
-    if settings.console or not adapters:
-        adapters.append(ConsoleAdapter())
     core = await _open_core(settings)
     log.info("paperboy %s: %s", __version__, ", ".join(a.platform for a in adapters))
     try:
@@ -113,9 +117,9 @@ async def fetch(settings: Settings, day: date | None, days: int | None) -> None:
 
 
 async def preview(settings: Settings, text: str, days: int) -> int:
-    from adapters.console import render_item
     from bot.matcher import Matcher
     from bot.models import DigestItem
+    from bot.plaintext import render_item
     from bot.query import QueryError, parse
 
     try:
@@ -139,15 +143,8 @@ async def preview(settings: Settings, text: str, days: int) -> int:
     return 0
 
 
-def adapter_command(name: str, env: Mapping[str, str]) -> int:
-    from adapters import REGISTRY
-
-    spec = next(spec for spec in REGISTRY if name in spec.commands)
-    return int(importlib.import_module(spec.module).command(name, env))
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(registry: Registry, argv: Sequence[str] | None = None) -> int:
+    args = build_parser(registry).parse_args(argv)
     env = load_env()
     try:
         settings = Settings.from_env(env)
@@ -157,13 +154,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level)
     try:
         if args.command == "run":
-            asyncio.run(run(settings, env))
+            asyncio.run(run(registry, settings, env))
         elif args.command == "fetch":
             asyncio.run(fetch(settings, args.date, args.days))
         elif args.command == "preview":
             return asyncio.run(preview(settings, args.query, args.days))
         else:
-            return adapter_command(args.command, env)
+            return next(spec for spec in registry if args.command in spec.commands).command(args.command, env)
     except Failure as err:
         print(f"paperboy: {err}", file=sys.stderr)
         return 1

@@ -7,60 +7,21 @@ short message naming what was wrong and changes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import shlex
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from bot.commandset import BY_NAME, COMMANDS, NUMBER_LIMITS, PREVIEW_DAYS, help_text, usage
 from bot.config import Settings, parse_clock, parse_zone
 from bot.delivery import Clock, Delivery
 from bot.matcher import Matcher
 from bot.models import CommandContext, DigestItem, Reply, one_line
 from bot.query import Query, QueryError, parse
 from bot.store import Channel, Store
+from bot.text import echo, plural
 
-PREVIEW_DAYS = 7
 PREVIEW_SHOWN = 10
-MAX_PAPERS_LIMIT = 50
-
-USAGE = {
-    "subscribe": "subscribe QUERY",
-    "unsubscribe": "unsubscribe ID|all",
-    "list": "list",
-    "preview": "preview QUERY",
-    "schedule": "schedule HH:MM [Area/City]",
-    "mode": "mode daily|instant",
-    "settings": "settings min-upvotes N | max-papers N",
-    "digest": "digest",
-    "pause": "pause",
-    "resume": "resume",
-    "help": "help",
-}
-
-HELP = """Paperboy posts the Hugging Face Daily Papers that match this channel's subscriptions.
-/papers subscribe QUERY       follow a topic, e.g. "reinforcement learning" -survey
-/papers unsubscribe ID|all    stop following one subscription, or all of them
-/papers list                  this channel's subscriptions and settings
-/papers preview QUERY         what QUERY would have caught in the last 7 days
-/papers schedule HH:MM [Area/City]   when the daily digest arrives (24-hour, your time zone)
-/papers mode daily|instant    one digest a day, or new matches as they appear
-/papers settings min-upvotes N | max-papers N
-/papers digest                post what is due now
-/papers pause | resume        stop and restart posting here
-Queries: words match whole words (plurals too), "quoted phrases", OR, (groups), -exclude,
-title: abstract: author: keyword: fields, upvotes:>=N, has:code."""
-
-
-def _echo(text: str, most: int = 40) -> str:
-    """User text quoted back in an error, shortened so a pasted wall of text never becomes the reply."""
-    return text if len(text) <= most else text[: most - 1] + "…"
-
-
-def usage(name: str) -> Reply:
-    return Reply(f"Usage: /papers {USAGE[name]}", ok=False)
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +29,10 @@ class _Call:
     ctx: CommandContext
     name: str
     args: str
+
+
+def _usage(call: _Call) -> Reply:
+    return Reply(usage(call.name, call.ctx.command), ok=False)
 
 
 Handler = Callable[["Commands", _Call], Awaitable[Reply]]
@@ -81,12 +46,14 @@ class Commands:
         settings: Settings,
         clock: Clock,
         on_schedule_change: Callable[[Channel], None],
+        started: asyncio.Event,
     ) -> None:
         self._store = store
         self._delivery = delivery
         self._settings = settings
         self._clock = clock
         self._on_schedule_change = on_schedule_change
+        self._started = started  # set once the start-up fetch is done; commands never wait for it
 
     async def handle(self, ctx: CommandContext, text: str) -> Reply:
         # A command is one line: a newline or tab would reach stored queries and every rendered "why".
@@ -101,7 +68,7 @@ class Commands:
         handler = _HANDLERS.get(name)
         if handler is None:
             return Reply(
-                f"Unknown command '{_echo(name)}'. Try: {', '.join(USAGE)}. /papers help explains each.", ok=False
+                f"Unknown command '{echo(name)}'. Try: {', '.join(BY_NAME)}. /{ctx.command} help explains each.", ok=False
             )
         return await handler(self, _Call(ctx, name, args.strip()))
 
@@ -126,7 +93,7 @@ class Commands:
     @staticmethod
     def _refuse(call: _Call) -> Reply:
         return Reply(
-            f"You need permission to manage this channel to use /papers {call.name}. "
+            f"You need permission to manage this channel to use /{call.ctx.command} {call.name}. "
             "Ask a channel manager, or use list, preview or help.",
             ok=False,
         )
@@ -134,11 +101,11 @@ class Commands:
     # Handlers
 
     async def cmd_help(self, call: _Call) -> Reply:
-        return Reply(HELP)
+        return Reply(help_text(call.ctx.command))
 
     async def cmd_subscribe(self, call: _Call) -> Reply:
         if not call.args:
-            return usage("subscribe")
+            return _usage(call)
         if not call.ctx.can_manage:
             return self._refuse(call)
         try:
@@ -156,7 +123,7 @@ class Commands:
         if sub is None:
             return Reply(
                 f"This channel already has {self._settings.max_subscriptions} subscriptions, the most it can have. "
-                "Remove one with /papers unsubscribe ID, or combine topics with OR.",
+                f"Remove one with /{call.ctx.command} unsubscribe ID, or combine topics with OR.",
                 ok=False,
             )
         if channel.since_day is None and channel.last_run_at is None:
@@ -169,7 +136,7 @@ class Commands:
         when = "as they appear" if channel.mode == "instant" else f"daily at {channel.time} {channel.tz}"
         return Reply(
             f"Subscribed as #{sub.id}: {query.text}\n"
-            f"It would have matched {_plural(hits, 'paper')} in the last {PREVIEW_DAYS} days of the digest. "
+            f"It would have matched {plural(hits, 'paper')} in the last {PREVIEW_DAYS} days of the digest. "
             f"Papers arrive {when}.",
             announcement=f"subscribed this channel to #{sub.id}: {query.text}",
         )
@@ -177,14 +144,14 @@ class Commands:
     async def cmd_unsubscribe(self, call: _Call) -> Reply:
         target = call.args.lower().lstrip("#")
         if not target or not (target == "all" or target.isdigit()):
-            return usage("unsubscribe")
+            return _usage(call)
         channel = await self._store.channel(call.ctx.key)
         subs = await self._store.subscriptions(channel.id) if channel else []
         chosen = subs if target == "all" else [s for s in subs if str(s.id) == target]
         if not chosen:
             if target == "all":
                 return Reply("This channel has no subscriptions.", ok=False)
-            return Reply(f"This channel has no subscription #{_echo(target)}. /papers list shows the ids.", ok=False)
+            return Reply(f"This channel has no subscription #{echo(target)}. /{call.ctx.command} list shows the ids.", ok=False)
         if not call.ctx.can_manage and any(s.created_by != call.ctx.user for s in chosen):
             return self._refuse(call)
         assert channel is not None
@@ -198,7 +165,7 @@ class Commands:
         channel = await self._store.channel(call.ctx.key)
         subs = await self._store.subscriptions(channel.id) if channel else []
         if channel is None or not subs:
-            return Reply("This channel has no subscriptions yet. Start with /papers subscribe QUERY.")
+            return Reply(f"This channel has no subscriptions yet. Start with /{call.ctx.command} subscribe QUERY.")
         lines = [f"#{s.id}  {s.query}  (by {s.author}, {s.created_at:%Y-%m-%d})" for s in subs]
         when = "as they appear" if channel.mode == "instant" else f"daily at {channel.time} {channel.tz}"
         lines.append(
@@ -206,46 +173,48 @@ class Commands:
             f"minimum upvotes {channel.min_upvotes}."
         )
         if channel.paused_reason:
-            lines.append(f"Paused: {channel.paused_reason}. /papers resume restarts it.")
+            lines.append(f"Paused: {channel.paused_reason}. /{call.ctx.command} resume restarts it.")
         return Reply("\n".join(lines))
 
     async def cmd_preview(self, call: _Call) -> Reply:
         if not call.args:
-            return usage("preview")
+            return _usage(call)
         try:
             query = self._parse(call.args)
         except QueryError as err:
             return Reply(f"That query does not parse: {err}", ok=False)
         items = await self._recent_matches(query)
+        if not items and not self._started.is_set():
+            return Reply("The digest is still being fetched after start-up; try the preview again in a minute.")
         if not items:
             return Reply(f"No paper of the last {PREVIEW_DAYS} days of the digest matches {query.text}.")
         extra = f", the best {PREVIEW_SHOWN} below" if len(items) > PREVIEW_SHOWN else ""
         return Reply(
-            f"{_plural(len(items), 'paper')} of the last {PREVIEW_DAYS} days match {query.text}{extra}:",
+            f"{plural(len(items), 'paper')} of the last {PREVIEW_DAYS} days match {query.text}{extra}:",
             items=tuple(items[:PREVIEW_SHOWN]),
         )
 
     async def cmd_schedule(self, call: _Call) -> Reply:
         parts = call.args.split()
         if not 1 <= len(parts) <= 2:
-            return usage("schedule")
+            return _usage(call)
         if not call.ctx.can_manage:
             return self._refuse(call)
         try:  # _echo never shortens a real time or zone name (the longest is 32 characters)
-            time = parse_clock(_echo(parts[0]))
+            time = parse_clock(echo(parts[0]))
             channel = await self._store.channel(call.ctx.key)
             default_tz = channel.tz if channel else self._settings.default_tz
-            tz = parse_zone(_echo(parts[1])) if len(parts) == 2 else default_tz
+            tz = parse_zone(echo(parts[1])) if len(parts) == 2 else default_tz
         except ValueError as err:
-            return Reply(f"{err}. Usage: /papers {USAGE['schedule']}", ok=False)
+            return Reply(f"{err}. {usage('schedule', call.ctx.command)}", ok=False)
         channel = await self._store.update_channel(await self._channel(call), time=time, tz=tz)
         self._on_schedule_change(channel)
         return Reply(f"The daily digest now arrives at {time} {tz}.", announcement=f"set the daily digest to {time} {tz}")
 
     async def cmd_mode(self, call: _Call) -> Reply:
         mode = call.args.lower()
-        if mode not in {"daily", "instant"}:
-            return usage("mode")
+        if mode not in BY_NAME["mode"].params[0].choices:
+            return _usage(call)
         if not call.ctx.can_manage:
             return self._refuse(call)
         channel = await self._store.update_channel(await self._channel(call), mode=mode)
@@ -258,12 +227,12 @@ class Commands:
             words = shlex.split(call.args)
         except ValueError:
             words = []
-        if len(words) != 2 or words[0] not in {"min-upvotes", "max-papers"}:
-            return usage("settings")
+        if len(words) != 2 or words[0] not in NUMBER_LIMITS:
+            return _usage(call)
         name, raw = words
-        low, high = (0, 100_000) if name == "min-upvotes" else (1, MAX_PAPERS_LIMIT)
+        low, high = NUMBER_LIMITS[name]
         if not (raw.isascii() and raw.isdigit() and len(raw) <= 6) or not low <= int(raw) <= high:
-            return Reply(f"{name} takes a whole number from {low} to {high}, got '{_echo(raw)}'.", ok=False)
+            return Reply(f"{name} takes a whole number from {low} to {high}, got '{echo(raw)}'.", ok=False)
         if not call.ctx.can_manage:
             return self._refuse(call)
         column = name.replace("-", "_")
@@ -273,15 +242,15 @@ class Commands:
     async def cmd_digest(self, call: _Call) -> Reply:
         channel = await self._store.channel(call.ctx.key)
         if channel is None or not await self._store.subscriptions(channel.id):
-            return Reply("This channel has no subscriptions yet. Start with /papers subscribe QUERY.", ok=False)
+            return Reply(f"This channel has no subscriptions yet. Start with /{call.ctx.command} subscribe QUERY.", ok=False)
         if channel.paused_reason:
-            return Reply(f"This channel is paused ({channel.paused_reason}). /papers resume restarts it.", ok=False)
+            return Reply(f"This channel is paused ({channel.paused_reason}). /{call.ctx.command} resume restarts it.", ok=False)
         posted = await self._delivery.deliver(channel)
         if posted:
-            return Reply(f"Posted {_plural(posted, 'paper')}.")
+            return Reply(f"Posted {plural(posted, 'paper')}.")
         after = await self._store.channel(call.ctx.key)
         if after is not None and after.paused_reason:
-            return Reply(f"Could not post here: {after.paused_reason}. Fix that, then /papers resume.", ok=False)
+            return Reply(f"Could not post here: {after.paused_reason}. Fix that, then /{call.ctx.command} resume.", ok=False)
         if await self._store.open_digests(channel.id):
             return Reply("The digest could not be posted yet; it will be retried at the next poll.", ok=False)
         return Reply("Nothing new: no paper featured since the last digest matches this channel's subscriptions.")
@@ -294,7 +263,7 @@ class Commands:
             return Reply(f"Already paused ({channel.paused_reason}).")
         who = call.ctx.user_name or call.ctx.user
         await self._store.update_channel(channel, paused_reason=f"paused by {who}")
-        return Reply("Paused: no digests here until /papers resume.", announcement="paused the digest here")
+        return Reply(f"Paused: no digests here until /{call.ctx.command} resume.", announcement="paused the digest here")
 
     async def cmd_resume(self, call: _Call) -> Reply:
         if not call.ctx.can_manage:
@@ -303,8 +272,8 @@ class Commands:
         if channel.paused_reason is None:
             return Reply("This channel is not paused.")
         await self._store.update_channel(channel, paused_reason=None)
-        await self._delivery.resume()
+        await self._delivery.send_open()
         return Reply("Resumed: digests will arrive here again.", announcement="resumed the digest here")
 
 
-_HANDLERS: dict[str, Handler] = {name: getattr(Commands, f"cmd_{name}") for name in USAGE}
+_HANDLERS: dict[str, Handler] = {spec.name: getattr(Commands, f"cmd_{spec.name}") for spec in COMMANDS}

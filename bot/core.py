@@ -1,7 +1,7 @@
 """The running bot: source, store, delivery, commands and scheduler wired together.
 
-Adapters get a `Core` and call `core.commands.handle(...)`; the core calls adapters'
-`send_digest` through `Delivery`. The core imports no adapter.
+Adapters never see the `Core`: each gets a `CoreHost` (commands, autocomplete, pacing),
+and the core sends digests through them with `Delivery`. The core imports no adapter.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from bot.adapter import Adapter
 from bot.commands import Commands
 from bot.config import Settings
 from bot.delivery import Clock, Delivery
+from bot.host import CoreHost
+from bot.pacing import REAL_TIME, Timing
 from bot.scheduler import Scheduler
 from bot.source import Source, SourceError, open_source
 from bot.store import Store
@@ -29,20 +31,28 @@ def utcnow() -> datetime:
 
 
 class Core:
-    def __init__(self, settings: Settings, store: Store, source: Source, clock: Clock = utcnow) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, source: Source, clock: Clock = utcnow, timing: Timing = REAL_TIME
+    ) -> None:
         self.settings = settings
         self.store = store
         self.source = source
         self.clock = clock
-        self.delivery = Delivery(store, clock)
+        self.delivery = Delivery(store, clock, timing)
         self.scheduler = Scheduler(self.poll, self.delivery.run_scheduled, settings.poll_minutes)
-        self.commands = Commands(store, self.delivery, settings, clock, self.scheduler.schedule)
         self.ready = asyncio.Event()
+        self.commands = Commands(store, self.delivery, settings, clock, self.scheduler.schedule, self.ready)
 
     @classmethod
-    async def open(cls, settings: Settings, source: Source | None = None, clock: Clock = utcnow) -> Core:
+    async def open(
+        cls, settings: Settings, source: Source | None = None, clock: Clock = utcnow, timing: Timing = REAL_TIME
+    ) -> Core:
         source = source or open_source(settings.source, settings.hf_token)
-        return cls(settings, await Store.open(settings.db), source, clock)
+        return cls(settings, await Store.open(settings.db), source, clock, timing)
+
+    def host(self, platform: str) -> CoreHost:
+        """What an attached adapter of `platform` may use of the core."""
+        return CoreHost(self.commands, self.store, self.delivery.pacers[platform], self.ready)
 
     async def close(self) -> None:
         self.scheduler.shutdown()
@@ -64,7 +74,7 @@ class Core:
     async def poll(self) -> dict[date, int]:
         """The poll job: refresh the current days, retry unsent digests, post instant matches."""
         counts = await self.fetch(await self._due_days())
-        await self.delivery.resume()
+        await self.delivery.send_open()
         await self.delivery.run_instant()
         return counts
 
@@ -107,7 +117,7 @@ class Core:
 
     async def _run_adapter(self, adapter: Adapter) -> None:
         try:
-            await adapter.run(self)
+            await adapter.run(self.host(adapter.platform))
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -1,8 +1,8 @@
 """Planning digests from the ledger and handing them to adapters, exactly once.
 
 A digest is planned in one transaction (its papers claimed for the channel), then
-sent, then marked sent. Anything planned and not marked is resumed by `resume()`;
-the adapter reconciles parts that may already have gone out through `Outbox`.
+sent part by part (`bot.sending`), then marked sent. Anything planned and not marked
+is sent again by `send_open()`, which reconciles parts that may already have gone out.
 """
 
 from __future__ import annotations
@@ -16,9 +16,12 @@ from functools import partial
 from zoneinfo import ZoneInfo
 
 from bot.adapter import Adapter, AdapterStopped, ChannelGone, Outbox, SendFailed
+from bot.backoff import Backoff
 from bot.matcher import Matcher
 from bot.models import Digest, DigestItem, day_url
+from bot.pacing import REAL_TIME, Pacer, Timing
 from bot.query import QueryError, parse
+from bot.sending import Ledger, Sender
 from bot.store import Channel, PlannedDigest, Store
 
 log = logging.getLogger(__name__)
@@ -65,18 +68,24 @@ async def channel_matches(store: Store, channel: Channel, since: date) -> list[D
 
 
 class Delivery:
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: Store, clock: Clock, timing: Timing = REAL_TIME, backoff: Backoff | None = None) -> None:
         self._store = store
         self._clock = clock
-        self._adapters: dict[str, Adapter] = {}
+        self._timing = timing
+        self._backoff = backoff or Backoff()
+        self._senders: dict[str, Sender] = {}
+        self.pacers: dict[str, Pacer] = {}
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._slots: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(CHANNELS_AT_ONCE))
 
     def attach(self, adapters: Mapping[str, Adapter]) -> None:
-        self._adapters = dict(adapters)
+        """Send through these adapters, each paced by its own platform's declared rates."""
+        for platform, adapter in adapters.items():
+            self.pacers[platform] = Pacer(adapter.limits.rates, self._timing)
+            self._senders[platform] = Sender(adapter, self.pacers[platform], self._backoff, self._timing.sleep)
 
     def detach(self, platform: str) -> None:
-        self._adapters.pop(platform, None)
+        self._senders.pop(platform, None)
 
     async def deliver(self, channel: Channel) -> int:
         """Plan what is due for the channel, then send everything open for it; returns papers posted."""
@@ -102,7 +111,7 @@ class Delivery:
             channel, digest_title(shown, len(items)), shown, held, more_url, newest[0], self._clock()
         )
 
-    async def resume(self) -> int:
+    async def send_open(self) -> int:
         """Send every digest that was planned and not marked sent (after a crash or a failure)."""
         sent = 0
         for planned in await self._store.open_digests():
@@ -113,8 +122,8 @@ class Delivery:
 
     async def _send(self, planned: PlannedDigest) -> int:
         channel = planned.channel
-        adapter = self._adapters.get(channel.key.platform)
-        if adapter is None:
+        sender = self._senders.get(channel.key.platform)
+        if sender is None:
             log.info("digest %s for %s waits: the %s adapter is not running", planned.id, channel.key, channel.key.platform)
             return 0
         digest = Digest(planned.title, planned.items, planned.more, planned.more_url)
@@ -124,9 +133,9 @@ class Delivery:
             uncertain=planned.state == "sending",
             record=partial(self._store.record_part, planned.id),
         )
-        await self._store.mark_sending(planned.id)
+        ledger = Ledger(partial(self._store.mark_sending, planned.id), partial(self._store.settle, planned.id))
         try:
-            await adapter.send_digest(channel.key, digest, outbox)
+            await sender.send(channel.key, digest, outbox, ledger)
         except ChannelGone as gone:
             log.warning("pausing %s: %s", channel.key, gone.reason)
             await self._store.update_channel(channel, paused_reason=gone.reason)

@@ -116,6 +116,14 @@ class DigestItem:
             seen.update(dict.fromkeys(reason.words))
         return tuple(seen)
 
+    @property
+    def why(self) -> str:
+        """Why it matched, as every platform shows it: the words that hit and the subscriptions,
+        e.g. "diffusion, video (#1, #3)"."""
+        words = ", ".join(filter(None, map(one_line, self.matched_words)))
+        subs = ", ".join(f"#{r.subscription_id}" for r in self.reasons if r.subscription_id)
+        return f"{words} ({subs})" if words and subs else words or subs
+
 
 @dataclass(frozen=True, slots=True)
 class Digest:
@@ -148,9 +156,11 @@ class Reply:
 
 @dataclass(frozen=True, slots=True)
 class CommandContext:
-    """Who asked, where, and whether the platform says they may manage the channel."""
+    """Who asked, where, whether the platform says they may manage the channel, and the
+    command's name there (a Slack workspace may call it something other than `papers`)."""
 
     key: ChannelKey
     user: str
     can_manage: bool = True
     user_name: str | None = field(default=None, compare=False)
+    command: str = "papers"

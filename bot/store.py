@@ -516,16 +516,23 @@ class Store:
         return found
 
     async def mark_sending(self, digest_id: int) -> None:
-        """Note that a send began, so a restart knows the platform may already have it."""
+        """Note that a post is in flight, so a restart knows the platform may already have it."""
         async with self.transaction() as db:
             await db.execute("UPDATE digests SET state = 'sending' WHERE id = ?", (digest_id,))
 
+    async def settle(self, digest_id: int) -> None:
+        """No post is in flight: the last one certainly failed."""
+        async with self.transaction() as db:
+            await db.execute("UPDATE digests SET state = 'planned' WHERE id = ? AND state = 'sending'", (digest_id,))
+
     async def record_part(self, digest_id: int, part: int, ref: str) -> None:
+        """Record a part the platform accepted; nothing is in flight any more."""
         async with self.transaction() as db:
             await db.execute(
                 "INSERT OR REPLACE INTO digest_parts (digest_id, part, ref) VALUES (?, ?, ?)",
                 (digest_id, part, ref),
             )
+            await db.execute("UPDATE digests SET state = 'planned' WHERE id = ? AND state = 'sending'", (digest_id,))
 
     async def mark_sent(self, digest_id: int, now: datetime) -> None:
         async with self.transaction() as db:

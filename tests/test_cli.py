@@ -18,7 +18,7 @@ def paperboy(tmp_path: Path, *args: str, stdin: str = "", **env: str) -> subproc
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("PAPERBOY_", "SLACK_", "DISCORD_"))}
     clean.update({"PAPERBOY_DB": str(tmp_path / "cli.db"), "PAPERBOY_SOURCE": DAY_FILE, **env})
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
+        [sys.executable, "-m", "adapters", *args],
         input=stdin,
         capture_output=True,
         text=True,

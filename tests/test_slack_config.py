@@ -9,7 +9,7 @@ import pytest
 from adapters import REGISTRY, configured
 from adapters.slack import SlackAdapter, create
 from adapters.slack.config import SlackConfig
-from bot.cli import main
+from adapters import main
 from bot.config import ConfigError
 
 SOCKET = {"SLACK_BOT_TOKEN": "xoxb-1-secret", "SLACK_APP_TOKEN": "xapp-1-secret"}

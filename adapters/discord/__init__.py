@@ -12,23 +12,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
 import aiohttp
 import discord
 
-from adapters.discord.commands import Papers, PapersTree
+from adapters.discord.commands import PapersTree, papers_group
 from adapters.discord.config import DiscordConfig, invite_url
 from adapters.discord.guard import InvalidRequests
-from adapters.discord.pacing import GlobalPace
-from adapters.discord.render import LIMITS, NO_MENTIONS, digest_parts
-from bot.adapter import AdapterStopped, ChannelGone, Outbox, SendFailed
+from adapters.discord.render import LIMITS, NO_MENTIONS, Part, digest_parts
+from bot.adapter import AdapterStopped, ChannelGone, Host, SendFailed
 from bot.config import ConfigError
 from bot.models import ChannelKey, Digest
-
-if TYPE_CHECKING:
-    from bot.core import Core
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +49,13 @@ class _Client(discord.Client):
 class DiscordAdapter:
     platform = "discord"
     limits = LIMITS
+    # Each part goes out with a nonce from its key (discord.py adds enforce_nonce): a re-post within Discord's
+    # nonce window is answered with the first message, so the core may post an uncertain part again.
+    verifies_sends = True
 
     def __init__(self, config: DiscordConfig, guard: InvalidRequests | None = None) -> None:
         self._config = config
         self._guard = guard or InvalidRequests()
-        self._pace = GlobalPace()
         self.client = _Client(
             self._logged_in, intents=discord.Intents(guilds=True), http_trace=self._guard.trace_config()
         )
@@ -65,11 +63,11 @@ class DiscordAdapter:
         self._login_over = asyncio.Event()  # set once logged in, or once login failed
         self._stopped: str | None = None
 
-    async def run(self, core: Core) -> None:
+    async def run(self, host: Host) -> None:
         if self._config.guild_ids:
-            self._tree.add_command(Papers(core), guilds=[discord.Object(g) for g in self._config.guild_ids])
+            self._tree.add_command(papers_group(host), guilds=[discord.Object(g) for g in self._config.guild_ids])
         else:
-            self._tree.add_command(Papers(core))
+            self._tree.add_command(papers_group(host))
         try:
             await self.client.start(self._config.token)
         except discord.LoginFailure:
@@ -105,30 +103,32 @@ class DiscordAdapter:
         else:
             log.info("registered /papers for %s", where)
 
-    async def send_digest(self, key: ChannelKey, digest: Digest, outbox: Outbox) -> None:
+    def render_digest(self, digest: Digest) -> Sequence[Part]:
+        return digest_parts(digest)
+
+    async def post(self, key: ChannelKey, message: Part, part_key: str, reply_to: str | None) -> str:
         await self._login_over.wait()
+        if self._stopped:
+            raise AdapterStopped(self._stopped)
+        if self._guard.tripped():
+            raise SendFailed(f"{self._guard.count()} invalid requests to Discord in 10 minutes; waiting")
         channel = self.client.get_partial_messageable(int(key.channel), guild_id=int(key.workspace))
-        for number, part in enumerate(digest_parts(digest)):
-            if number in outbox.sent:
-                continue
-            if self._stopped:
-                raise AdapterStopped(self._stopped)
-            if self._guard.tripped():
-                raise SendFailed(f"{self._guard.count()} invalid requests to Discord in 10 minutes; waiting")
-            await self._pace.wait()
-            try:
-                # The nonce makes Discord answer a resend of this part (within minutes) with the first message.
-                message = await channel.send(
-                    part.content,
-                    embeds=list(part.embeds),
-                    nonce=outbox.part_key(number),
-                    allowed_mentions=NO_MENTIONS,
-                )
-            except discord.HTTPException as err:
-                raise await self._fault(err) from err
-            except (aiohttp.ClientError, OSError, TimeoutError) as err:
-                raise SendFailed(f"could not reach Discord: {err!r}") from err
-            await outbox.record(number, str(message.id))
+        try:
+            sent = await channel.send(
+                message.content,
+                embeds=list(message.embeds),
+                nonce=part_key,
+                allowed_mentions=NO_MENTIONS,
+            )
+        except discord.HTTPException as err:
+            raise await self._fault(err) from err
+        except (aiohttp.ClientError, OSError, TimeoutError) as err:
+            raise SendFailed(f"could not reach Discord: {err!r}", uncertain=True) from err
+        return str(sent.id)
+
+    async def find(self, key: ChannelKey, part_keys: Sequence[str], reply_to: str | None) -> dict[str, str]:
+        """Nothing to look up: the re-post itself is answered with the first message (see `verifies_sends`)."""
+        return {}
 
     async def _fault(self, err: discord.HTTPException) -> Exception:
         if err.status == 401:
@@ -137,7 +137,7 @@ class DiscordAdapter:
             return AdapterStopped(REJECTED)
         if err.status in (403, 404) and err.code in GONE:
             return ChannelGone(GONE[err.code])
-        return SendFailed(f"Discord answered {err.status} (code {err.code}): {err.text}")
+        return SendFailed(f"Discord answered {err.status} (code {err.code}): {err.text}", uncertain=err.status >= 500)
 
     async def close(self) -> None:
         await self.client.close()

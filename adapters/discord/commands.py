@@ -1,31 +1,33 @@
-"""`/papers` as a Discord slash command group, mapped onto the core's command handler.
+"""`/papers` as a Discord slash command group, built from the core's command table.
 
-Each subcommand builds the text a console user would type and hands it to
-`Commands.handle`, so every platform answers alike. Answers go to the caller only
-(ephemeral); a change to the channel also leaves a short public note naming who made
-it. The group asks Discord to show it to members with Manage Channels by default, a
-setting server admins can widen: the core checks the permission again on every change.
+Each subcommand gets one typed option per `Param` of `bot.commandset.COMMANDS`, and
+hands the words a console user would type to the host, so every platform answers
+alike. Answers go to the caller only (ephemeral); a change to the channel also leaves a
+short public note naming who made it. The group asks Discord to show it to members with
+Manage Channels by default, a setting server admins can widen: the core checks the
+permission again on every change.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
 
 import discord
 from discord import app_commands
 
 from adapters.discord.render import NO_MENTIONS, announcement, reply_parts
+from bot.adapter import Host
+from bot.commandset import COMMANDS, CommandSpec, Param
 from bot.config import zone_names
 from bot.models import ChannelKey, CommandContext
-
-if TYPE_CHECKING:
-    from bot.core import Core
 
 log = logging.getLogger(__name__)
 
 MAX_CHOICES = 25  # Discord shows at most 25 autocomplete choices
-CHOICE_CHARS = 100
+Choices = list[app_commands.Choice[str]]
 
 
 def channel_key(interaction: discord.Interaction) -> ChannelKey:
@@ -41,7 +43,7 @@ def context(interaction: discord.Interaction) -> CommandContext:
     )
 
 
-def zone_choices(current: str) -> list[app_commands.Choice[str]]:
+def zone_choices(current: str) -> Choices:
     """Time zones containing what was typed, those where a part starts with it first."""
     wanted = current.strip().lower().replace(" ", "_")
     found = [zone for zone in zone_names() if wanted in zone.lower()]
@@ -49,108 +51,81 @@ def zone_choices(current: str) -> list[app_commands.Choice[str]]:
     return [app_commands.Choice(name=zone, value=zone) for zone in found[:MAX_CHOICES]]
 
 
-class Papers(app_commands.Group):
-    def __init__(self, core: Core) -> None:
-        super().__init__(
-            name="papers",
-            description="Hugging Face Daily Papers digests for this channel",
-            guild_only=True,
-            allowed_contexts=app_commands.AppCommandContext(guild=True),
-            default_permissions=discord.Permissions(manage_channels=True),
+def _annotation(param: Param) -> Any:
+    if param.kind == "choice":
+        return Literal[param.choices]
+    if param.kind == "number":
+        return app_commands.Range[int, param.low, param.high]
+    return str
+
+
+def _autocomplete(param: Param, host: Host) -> Callable[[discord.Interaction, str], Awaitable[Choices]] | None:
+    if param.kind == "zone":
+        async def zones(interaction: discord.Interaction, current: str) -> Choices:
+            return zone_choices(current)
+        return zones
+    if param.kind == "subscription":
+        async def subscriptions(interaction: discord.Interaction, current: str) -> Choices:
+            wanted = current.strip().lower()
+            found = await host.subscription_choices(channel_key(interaction))
+            return [app_commands.Choice(name=name, value=value) for name, value in found if wanted in name.lower()][
+                :MAX_CHOICES
+            ]
+        return subscriptions
+    return None
+
+
+async def answer(host: Host, interaction: discord.Interaction, text: str) -> None:
+    """Answer within Discord's 3 seconds by deferring, then show the core's reply."""
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    reply = await host.handle(context(interaction), text)
+    for part in reply_parts(reply):
+        await interaction.followup.send(
+            part.content or discord.utils.MISSING, embeds=list(part.embeds), ephemeral=True, allowed_mentions=NO_MENTIONS
         )
-        self._core = core
+    if reply.announcement:
+        await interaction.followup.send(
+            announcement(interaction.user.mention, reply.announcement), allowed_mentions=NO_MENTIONS
+        )
 
-    async def _run(self, interaction: discord.Interaction, *words: str | None) -> None:
-        """Answer within Discord's 3 seconds by deferring, then show the core's reply."""
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        reply = await self._core.commands.handle(context(interaction), " ".join(w for w in words if w))
-        for part in reply_parts(reply):
-            await interaction.followup.send(
-                part.content or discord.utils.MISSING,
-                embeds=list(part.embeds),
-                ephemeral=True,
-                allowed_mentions=NO_MENTIONS,
+
+def subcommand(spec: CommandSpec, host: Host, parent: app_commands.Group) -> app_commands.Command[Any, ..., None]:
+    """One subcommand whose options are the spec's params, in order."""
+
+    async def callback(interaction: discord.Interaction, **options: object) -> None:
+        words = [spec.name, *(str(options[p.name]) for p in spec.params if options.get(p.name) is not None)]
+        await answer(host, interaction, " ".join(words))
+
+    callback.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=discord.Interaction)]
+        + [
+            inspect.Parameter(
+                p.name, inspect.Parameter.KEYWORD_ONLY, annotation=_annotation(p),
+                default=inspect.Parameter.empty if p.required else None,
             )
-        if reply.announcement:
-            await interaction.followup.send(
-                announcement(interaction.user.mention, reply.announcement), allowed_mentions=NO_MENTIONS
-            )
-
-    @app_commands.command(description="Follow a topic: matching papers are posted to this channel")
-    @app_commands.describe(query='Words, "phrases", OR, -exclude, title:, author:, upvotes:>=N, has:code')
-    async def subscribe(self, interaction: discord.Interaction, query: str) -> None:
-        await self._run(interaction, "subscribe", query)
-
-    @app_commands.command(description="Stop following one of this channel's subscriptions, or all")
-    @app_commands.describe(subscription="Which one: pick from the list, or 'all'")
-    async def unsubscribe(self, interaction: discord.Interaction, subscription: str) -> None:
-        await self._run(interaction, "unsubscribe", subscription)
-
-    @unsubscribe.autocomplete("subscription")
-    async def _subscriptions(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        store = self._core.store
-        channel = await store.channel(channel_key(interaction))
-        subs = await store.subscriptions(channel.id) if channel else []
-        if not subs:
-            return []
-        choices = [app_commands.Choice(name=f"all ({len(subs)} subscriptions)", value="all")] + [
-            app_commands.Choice(name=f"#{s.id} {' '.join(s.query.split())}"[:CHOICE_CHARS], value=str(s.id))
-            for s in subs
+            for p in spec.params
         ]
-        wanted = current.strip().lower()
-        return [c for c in choices if wanted in c.name.lower()][:MAX_CHOICES]
-
-    @app_commands.command(name="list", description="This channel's subscriptions and settings")
-    async def list_(self, interaction: discord.Interaction) -> None:
-        await self._run(interaction, "list")
-
-    @app_commands.command(description="The papers of the last 7 days a query would have caught")
-    @app_commands.describe(query='Words, "phrases", OR, -exclude, title:, author:, upvotes:>=N, has:code')
-    async def preview(self, interaction: discord.Interaction, query: str) -> None:
-        await self._run(interaction, "preview", query)
-
-    @app_commands.command(description="When the daily digest arrives here")
-    @app_commands.describe(time="24-hour HH:MM, e.g. 09:00", timezone="e.g. Europe/Berlin (default: the channel's)")
-    async def schedule(self, interaction: discord.Interaction, time: str, timezone: str | None = None) -> None:
-        await self._run(interaction, "schedule", time, timezone)
-
-    @schedule.autocomplete("timezone")
-    async def _zones(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        return zone_choices(current)
-
-    @app_commands.command(description="One digest a day, or new matches as they appear")
-    @app_commands.describe(mode="daily: one digest at the scheduled time; instant: new matches after each poll")
-    async def mode(self, interaction: discord.Interaction, mode: Literal["daily", "instant"]) -> None:
-        await self._run(interaction, "mode", mode)
-
-    @app_commands.command(description="Change a delivery setting of this channel")
-    @app_commands.describe(
-        setting="min-upvotes: skip papers with fewer; max-papers: most papers in one digest",
-        value="The new number (max-papers: 1 to 50)",
     )
-    async def settings(
-        self,
-        interaction: discord.Interaction,
-        setting: Literal["min-upvotes", "max-papers"],
-        value: app_commands.Range[int, 0, 100_000],
-    ) -> None:
-        await self._run(interaction, "settings", setting, str(value))
+    if spec.params:
+        app_commands.describe(**{p.name: p.description[:100] for p in spec.params})(callback)
+        completers = {p.name: found for p in spec.params if (found := _autocomplete(p, host))}
+        if completers:
+            app_commands.autocomplete(**completers)(callback)
+    return app_commands.Command(name=spec.name, description=(spec.summary[:1].upper() + spec.summary[1:])[:100], callback=callback,
+                                parent=parent)
 
-    @app_commands.command(description="Post what is due for this channel now")
-    async def digest(self, interaction: discord.Interaction) -> None:
-        await self._run(interaction, "digest")
 
-    @app_commands.command(description="Stop posting digests here until resumed")
-    async def pause(self, interaction: discord.Interaction) -> None:
-        await self._run(interaction, "pause")
-
-    @app_commands.command(description="Start posting digests here again")
-    async def resume(self, interaction: discord.Interaction) -> None:
-        await self._run(interaction, "resume")
-
-    @app_commands.command(name="help", description="What each /papers command does")
-    async def help_(self, interaction: discord.Interaction) -> None:
-        await self._run(interaction, "help")
+def papers_group(host: Host) -> app_commands.Group:
+    group = app_commands.Group(
+        name="papers",
+        description="Hugging Face Daily Papers digests for this channel",
+        guild_only=True,
+        allowed_contexts=app_commands.AppCommandContext(guild=True),
+        default_permissions=discord.Permissions(manage_channels=True),
+    )
+    for spec in COMMANDS:
+        group.add_command(subcommand(spec, host, group))
+    return group
 
 
 class PapersTree(app_commands.CommandTree):

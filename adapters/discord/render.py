@@ -17,8 +17,15 @@ import discord
 
 from bot.adapter import PlatformLimits
 from bot.models import Digest, DigestItem, Reply
+from bot.packing import chunk_lines, pack
+from bot.pacing import Rate
+from bot.text import clip
 
-LIMITS = PlatformLimits(text_chars=2_000, items_per_message=10, chars_per_message=6_000)
+# 50 requests a second for the whole bot. discord.py only reacts to 429s past that, and each
+# counts toward the IP ban (guard.py) and holds back every request, so digests stay under it.
+LIMITS = PlatformLimits(
+    text_chars=2_000, items_per_message=10, chars_per_message=6_000, rates=(Rate("bot", 50, 1.0, margin=0.05),)
+)
 NO_MENTIONS = discord.AllowedMentions.none()
 TITLE_CHARS = 256  # Discord's embed title limit
 SUMMARY_CHARS = 600  # a digest is skimmed: one line of summary, not the abstract
@@ -42,11 +49,7 @@ def escape(text: str) -> str:
 
 def fit(text: str, limit: int) -> str:
     """`text` escaped and at most `limit` characters, cut before escaping so no escape is split."""
-    escaped = escape(text)
-    while len(escaped) > limit:
-        text = text[: max(0, len(text) - (len(escaped) - limit) - 1)].rstrip()
-        escaped = escape(text) + "…"
-    return escaped
+    return clip(text, limit, escape)
 
 
 def _line(text: str, limit: int) -> str:
@@ -56,14 +59,6 @@ def _line(text: str, limit: int) -> str:
 def _url(url: str) -> str | None:
     """The URL when it is safe inside a markdown link and an embed, else None."""
     return url if len(url) <= URL_CHARS and _SAFE_URL.fullmatch(url) else None
-
-
-def _why(item: DigestItem) -> str:
-    """The words that hit and the subscription they belong to, e.g. "diffusion (#1 diffusion -survey)"."""
-    return "; ".join(
-        f"{', '.join(r.words)} (#{r.subscription_id} {r.query})" if r.words else f"#{r.subscription_id} {r.query}"
-        for r in item.reasons
-    )
 
 
 def paper_embed(item: DigestItem) -> discord.Embed:
@@ -79,7 +74,7 @@ def paper_embed(item: DigestItem) -> discord.Embed:
         ("Authors", _line(paper.short_authors(), TITLE_CHARS), False),
         ("Upvotes", f"▲ {paper.upvotes:,}", True),
         ("GitHub stars", f"★ {paper.github_stars:,}" if paper.github_stars else "", True),
-        ("Matched", _line(_why(item), FIELD_CHARS), False),
+        ("Matched", _line(item.why, FIELD_CHARS), False),
     ]
     for name, value, inline in fields:
         if value:  # Discord refuses an empty field
@@ -90,14 +85,7 @@ def paper_embed(item: DigestItem) -> discord.Embed:
 
 def _pack(embeds: Sequence[discord.Embed]) -> list[tuple[discord.Embed, ...]]:
     """Consecutive embeds grouped into messages of at most 10 embeds and 6,000 characters."""
-    groups: list[list[discord.Embed]] = []
-    size = 0
-    for embed in embeds:
-        if not groups or len(groups[-1]) == LIMITS.items_per_message or size + len(embed) > LIMITS.chars_per_message:
-            groups.append([])
-            size = 0
-        groups[-1].append(embed)
-        size += len(embed)
+    groups = pack(embeds, most=LIMITS.items_per_message, size_limit=LIMITS.chars_per_message, size=len)
     return [tuple(group) for group in groups]
 
 
@@ -113,18 +101,9 @@ def digest_parts(digest: Digest) -> list[Part]:
     return [Part(content, group) for content, group in zip(contents, groups, strict=True)]
 
 
-def _chunks(lines: Sequence[str], limit: int) -> list[str]:
-    chunks = [""]
-    for line in lines:
-        if chunks[-1] and len(chunks[-1]) + 1 + len(line) > limit:
-            chunks.append("")
-        chunks[-1] = f"{chunks[-1]}\n{line}" if chunks[-1] else line
-    return chunks
-
-
 def reply_parts(reply: Reply) -> list[Part]:
     """A command's reply: its text in messages of at most 2,000 characters, then any papers."""
-    texts = _chunks([fit(line, LIMITS.text_chars) for line in reply.text.splitlines()], LIMITS.text_chars)
+    texts = chunk_lines([fit(line, LIMITS.text_chars) for line in reply.text.splitlines()], LIMITS.text_chars)
     parts = [Part(text or None) for text in texts]
     groups = _pack([paper_embed(item) for item in reply.items])
     if groups:

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 import aiohttp
 from aiohttp import web
@@ -23,21 +22,19 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from adapters.slack.commands import SlashCommand
 from adapters.slack.config import SlackConfig
-from adapters.slack.pacing import REAL_TIME, WORKSPACE_PER_MINUTE, Pacer, RetryAfter, Timing
-from adapters.slack.post import Poster, TokenRefused, Transient, checked, deliver
-from adapters.slack.render import LIMITS, render_digest
-from bot.adapter import AdapterStopped, Outbox, SendFailed
+from adapters.slack.pacing import WORKSPACE_PER_MINUTE, RetryAfter, rates
+from adapters.slack.post import Poster, TokenRefused, checked
+from adapters.slack.render import LIMITS, SlackMessage, render_digest
+from bot.adapter import AdapterStopped, Host, SendFailed
+from bot.backoff import Backoff
 from bot.models import ChannelKey, Digest
-
-if TYPE_CHECKING:
-    from bot.core import Core
+from bot.pacing import REAL_TIME, Timing
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 TIMEOUT = 30.0  # seconds for one Web API call
 READY_WAIT = 60.0  # how long after start-up digests wait for the connection, then they are left for the next poll
-MAX_BACKOFF = 300.0
 
 
 def create(env: Mapping[str, str]) -> SlackAdapter:
@@ -57,6 +54,7 @@ class _Identity:
 class SlackAdapter:
     platform = "slack"
     limits = LIMITS
+    verifies_sends = True  # every part carries its key in message metadata
 
     def __init__(
         self,
@@ -71,7 +69,8 @@ class SlackAdapter:
         self.connected = asyncio.Event()  # set once Slack took the tokens and commands can arrive
         self._timing = timing
         self._host = host
-        self._pacer = Pacer(timing, per_minute=per_minute)
+        if per_minute != WORKSPACE_PER_MINUTE:
+            self.limits = replace(LIMITS, rates=rates(per_minute))
         self._stopped = asyncio.Event()
         self._stop_reason: str | None = None
         self._ready_by: float | None = None
@@ -82,10 +81,10 @@ class SlackAdapter:
 
     # Life cycle
 
-    async def run(self, core: Core) -> None:
+    async def run(self, host: Host) -> None:
         self._ready_by = asyncio.get_running_loop().time() + READY_WAIT
         try:
-            identity = await self._start(core)
+            identity = await self._start(host)
             if identity is not None:
                 mode = "Socket Mode" if self.config.socket_mode else f"HTTP mode on port {self.port} at {EVENTS_PATH}"
                 log.info("Slack: connected to %s (%s) as @%s, %s, command /%s",
@@ -120,7 +119,7 @@ class SlackAdapter:
             await self._session.close()
             self._session = None
 
-    async def _start(self, core: Core) -> _Identity | None:
+    async def _start(self, host: Host) -> _Identity | None:
         """Authenticate, register the command and connect; None when Slack refuses."""
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT))
         client = AsyncWebClient(
@@ -139,28 +138,30 @@ class SlackAdapter:
             return None
         identity = _Identity(str(found["team_id"]), str(found.get("team") or found["team_id"]),
                              str(found["user_id"]), str(found.get("user") or "paperboy"))
-        self._poster = Poster(client, self._pacer, self._timing, identity.bot_user)
+        self._poster = Poster(client, identity.bot_user)
         app = AsyncApp(
             name="paperboy",
             client=client,
             signing_secret=self.config.signing_secret or "",
             request_verification_enabled=not self.config.socket_mode,
         )
-        command = SlashCommand(core, self.config, client, self._poster, identity.bot_name, self._give_up)
+        command = SlashCommand(host, self.config, client, self._poster, identity.bot_name, self._give_up)
         app.command(f"/{self.config.command}")(command.handle)
         connected = await (self._open_socket(app, client) if self.config.socket_mode else self._listen(app))
         return identity if connected else None
 
     async def _patiently(self, call: Callable[[], Awaitable[AsyncSlackResponse]]) -> AsyncSlackResponse:
         """A start-up call, retried with backoff while Slack cannot be reached."""
-        delay = 1.0
+        backoff = Backoff(base=1.0)
+        attempt = 0
         while True:
             try:
                 return await checked(call())
-            except Transient as failed:
+            except SendFailed as failed:
+                attempt += 1
+                delay = backoff.delay(attempt, failed.retry_after)
                 log.warning("Slack: cannot reach the Web API yet (%s); trying again in %.0f s", failed, delay)
                 await self._timing.sleep(delay)
-                delay = min(delay * 2, MAX_BACKOFF)
 
     async def _open_socket(self, app: AsyncApp, client: AsyncWebClient) -> bool:
         token = self.config.app_token
@@ -192,13 +193,19 @@ class SlackAdapter:
 
     # Digests
 
-    async def send_digest(self, key: ChannelKey, digest: Digest, outbox: Outbox) -> None:
+    def render_digest(self, digest: Digest) -> Sequence[SlackMessage]:
+        return render_digest(digest)
+
+    async def post(self, key: ChannelKey, message: SlackMessage, part_key: str, reply_to: str | None) -> str:
         poster = await self._ready()
         try:
-            await deliver(poster, key.channel, render_digest(digest), outbox)
+            return await poster.post(key.channel, message, key=part_key, thread_ts=reply_to)
         except AdapterStopped as refused:
             self._give_up(refused)
             raise
+
+    async def find(self, key: ChannelKey, part_keys: Sequence[str], reply_to: str | None) -> dict[str, str]:
+        return await (await self._ready()).find(key.channel, part_keys, reply_to)
 
     async def _ready(self) -> Poster:
         """The poster once connected. Digests due at start-up wait for the connection, until READY_WAIT."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -20,15 +20,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.config import SlackConfig
 from adapters.slack.post import Poster, checked
 from adapters.slack.render import render_note, render_reply
-from bot.adapter import AdapterStopped, ChannelGone, SendFailed
-from bot.models import ChannelKey, CommandContext, Reply
-
-if TYPE_CHECKING:
-    from bot.core import Core
+from bot.adapter import AdapterStopped, ChannelGone, Host, SendFailed
+from bot.models import ChannelKey, CommandContext
 
 log = logging.getLogger(__name__)
-
-SORRY = "Sorry, that failed on our side and was logged. Please try again later."
 
 
 def unescape(text: str) -> str:
@@ -41,14 +36,14 @@ class SlashCommand:
 
     def __init__(
         self,
-        core: Core,
+        host: Host,
         config: SlackConfig,
         client: AsyncWebClient,
         poster: Poster,
         bot_name: str,
         give_up: Callable[[AdapterStopped], None],
     ) -> None:
-        self._core = core
+        self._host = host
         self._config = config
         self._client = client
         self._poster = poster
@@ -57,7 +52,6 @@ class SlashCommand:
 
     async def handle(self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        await self._core.ready.wait()
         user = str(command.get("user_id", ""))
         channel = str(command.get("channel_id", ""))
         ctx = CommandContext(
@@ -65,16 +59,12 @@ class SlashCommand:
             user,
             can_manage=await self._can_manage(user),
             user_name=command.get("user_name") or None,
+            command=self._config.command,
         )
-        text = unescape(str(command.get("text", "")))
-        try:
-            reply = await self._core.commands.handle(ctx, text)
-        except Exception:
-            log.exception("Slack: /%s %s failed", self._config.command, text.partition(" ")[0])
-            reply = Reply(SORRY, ok=False)
-        if reply.announcement and (problem := await self._announce(channel, user, reply.announcement)):
+        reply = await self._host.handle(ctx, unescape(str(command.get("text", ""))))
+        if reply.announcement and (problem := await self._announce(ctx.key, user, reply.announcement)):
             reply = replace(reply, text=f"{reply.text}\n{problem}")
-        for message in render_reply(reply, self._config.command):
+        for message in render_reply(reply):
             try:
                 await respond(text=message.text, blocks=list(message.blocks), response_type="ephemeral")
             except (aiohttp.ClientError, TimeoutError) as err:
@@ -96,10 +86,11 @@ class SlashCommand:
         info = found.get("user") or {}
         return bool(info.get("is_admin") or info.get("is_owner") or info.get("is_primary_owner"))
 
-    async def _announce(self, channel: str, user: str, announcement: str) -> str | None:
+    async def _announce(self, key: ChannelKey, user: str, announcement: str) -> str | None:
         """Post the visible note of a channel change; a line for the caller when it could not be posted."""
         try:
-            await self._poster.post(channel, render_note(user, announcement, self._config.command))
+            await self._host.pace(key)
+            await self._poster.post(key.channel, render_note(user, announcement))
         except ChannelGone as gone:
             return (
                 "Note: nobody else saw this change, and digests cannot arrive here until this is fixed: "
@@ -108,5 +99,5 @@ class SlashCommand:
         except AdapterStopped as refused:
             self._give_up(refused)
         except SendFailed as failed:
-            log.warning("Slack: could not post the note in %s: %s", channel, failed)
+            log.warning("Slack: could not post the note in %s: %s", key, failed)
         return None

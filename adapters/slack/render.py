@@ -22,14 +22,19 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from adapters.slack.pacing import rates
 from bot.adapter import PlatformLimits
 from bot.models import Digest, DigestItem, Reply, one_line
+from bot.packing import chunk_lines, pack
+from bot.text import clip, plural
 
 MAX_BLOCKS = 50
 SECTION_CHARS = 3000
 HEADER_CHARS = 150
 MESSAGE_CHARS = 12_000  # msg_blocks_too_long comes at about this many; counted as the blocks' JSON
-LIMITS = PlatformLimits(text_chars=SECTION_CHARS, items_per_message=MAX_BLOCKS - 2, chars_per_message=MESSAGE_CHARS)
+LIMITS = PlatformLimits(
+    text_chars=SECTION_CHARS, items_per_message=MAX_BLOCKS - 2, chars_per_message=MESSAGE_CHARS, rates=rates()
+)
 
 # Budgets per field, in escaped characters, so one paper's section stays far below 3,000.
 TITLE_CHARS = 300
@@ -45,7 +50,6 @@ _MARKS = re.compile(r"[*~`]|(?<!\w)_|_(?!\w)")
 _LOOK_ALIKES = {"*": "\u2217", "~": "\u223c", "`": "\u02cb", "_": "\u02cd"}
 _SAFE_URL = re.compile(r"https?://[^\s<>|\"`]+")
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
-_COMMAND = re.compile(r"(?<![\w/])/papers\b")
 
 JSON = dict[str, Any]
 
@@ -58,19 +62,14 @@ class SlackMessage:
     blocks: tuple[JSON, ...]
 
 
+def _mrkdwn_safe(text: str) -> str:
+    text = _MARKS.sub(lambda mark: _LOOK_ALIKES[mark[0]], text)
+    return "".join(_ENTITIES.get(char, char) for char in text)
+
+
 def escape(text: str, limit: int | None = None) -> str:
     """`text` safe in mrkdwn, clipped to `limit` escaped characters (never inside an entity)."""
-    text = _MARKS.sub(lambda mark: _LOOK_ALIKES[mark[0]], text)
-    pieces = [_ENTITIES.get(char, char) for char in text]
-    if limit is None or sum(map(len, pieces)) <= limit:
-        return "".join(pieces)
-    kept, size = [], 0
-    for piece in pieces:
-        if size + len(piece) > limit - 1:
-            break
-        kept.append(piece)
-        size += len(piece)
-    return "".join(kept) + "…"
+    return _mrkdwn_safe(text) if limit is None else clip(text, limit, _mrkdwn_safe)
 
 
 def link(url: str, label: str) -> str | None:
@@ -84,60 +83,36 @@ def _mrkdwn(text: str) -> MarkdownTextObject:
     return MarkdownTextObject(text=text, verbatim=True)
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}" + ("" if count == 1 else "s")
-
-
 def paper_text(number: int, item: DigestItem) -> str:
     """One paper as mrkdwn: linked title, authors and counts, TL;DR, matched words, links."""
     paper = item.paper
     title = escape(one_line(paper.title), TITLE_CHARS)
     titled = link(paper.hf_url, one_line(paper.title)) or title
-    stats = [escape(one_line(paper.short_authors()), AUTHORS_CHARS), _plural(paper.upvotes, "upvote")]
+    stats = [escape(one_line(paper.short_authors()), AUTHORS_CHARS), plural(paper.upvotes, "upvote")]
     if paper.github_stars:
-        stats.append(_plural(paper.github_stars, "GitHub star"))
+        stats.append(plural(paper.github_stars, "GitHub star"))
     lines = [f"*{number}. {titled}*", " · ".join(s for s in stats if s)]
     if tldr := one_line(paper.tldr):
         lines.append(escape(tldr, TLDR_CHARS))
-    if words := _bold_words(item.matched_words):
-        lines.append(f"Matched: {words}")
+    if why := item.why:
+        lines.append(f"Matched: {escape(why, WORDS_CHARS)}")
     links = [found for label, url in paper.links() if (found := link(url, label))]
     if links:
         lines.append(" · ".join(links))
     return "\n".join(lines)
 
 
-def _bold_words(words: Iterable[str]) -> str:
-    kept: list[str] = []
-    size = 0
-    for word in filter(None, map(one_line, words)):
-        shown = f"*{escape(word, 60)}*"
-        if size + len(shown) > WORDS_CHARS:
-            break
-        kept.append(shown)
-        size += len(shown) + 2
-    return ", ".join(kept)
-
-
 def paper_block(number: int, item: DigestItem) -> JSON:
     return SectionBlock(text=_mrkdwn(paper_text(number, item))).to_dict()
 
 
-def pack(blocks: Iterable[JSON]) -> list[list[JSON]]:
+def pack_blocks(blocks: Iterable[JSON]) -> list[list[JSON]]:
     """Blocks split, in order, into as few messages as Slack's per-message limits allow.
 
     Size is counted as the blocks' JSON, a little more than the text Slack counts.
     """
-    messages: list[list[JSON]] = [[]]
-    used = 2
-    for block in blocks:
-        size = len(json.dumps(block, ensure_ascii=False)) + 2
-        if messages[-1] and (len(messages[-1]) >= MAX_BLOCKS or used + size > MESSAGE_CHARS):
-            messages.append([])
-            used = 2
-        messages[-1].append(block)
-        used += size
-    return messages
+    return pack(blocks, most=MAX_BLOCKS, size_limit=MESSAGE_CHARS, start=2,
+                size=lambda block: len(json.dumps(block, ensure_ascii=False)) + 2) or [[]]
 
 
 def _blocks(*blocks: Block) -> list[JSON]:
@@ -149,15 +124,15 @@ def render_digest(digest: Digest) -> list[SlackMessage]:
 
     The split depends only on the digest, so a resumed send numbers its parts the same way.
     """
-    title = one_line(digest.title)
-    header = _blocks(HeaderBlock(text=PlainTextObject(text=_clip(title, HEADER_CHARS), emoji=False)))
+    title = one_line(digest.title) or "Daily Papers"
+    header = _blocks(HeaderBlock(text=PlainTextObject(text=clip(title, HEADER_CHARS), emoji=False)))
     body = [paper_block(n, item) for n, item in enumerate(digest.items, start=1)]
     tail: list[JSON] = []
     if digest.more:
         more = f"…and {digest.more:,} more {'match' if digest.more == 1 else 'matches'}"
         where = link(digest.more_url, "on Hugging Face Daily Papers") if digest.more_url else None
         tail = _blocks(ContextBlock(elements=[_mrkdwn(f"{more} {where}" if where else more)]))
-    parts = pack([*header, *body, *tail])
+    parts = pack_blocks([*header, *body, *tail])
     fallback = escape(title, HEADER_CHARS)
     if len(parts) == 1:
         return [SlackMessage(fallback, tuple(parts[0]))]
@@ -167,37 +142,22 @@ def render_digest(digest: Digest) -> list[SlackMessage]:
     ]
 
 
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def retarget(text: str, command: str) -> str:
-    """The core's replies name `/papers`; say the command this workspace actually has."""
-    return text if command == "papers" else _COMMAND.sub(f"/{command}", text)
-
-
 def _text_sections(text: str) -> list[JSON]:
     """Plain reply text as sections of at most 3,000 characters, split at line ends."""
-    chunks: list[str] = []
-    for line in text.splitlines() or [""]:
-        escaped = escape(line, SECTION_CHARS) or " "
-        if chunks and len(chunks[-1]) + 1 + len(escaped) <= SECTION_CHARS:
-            chunks[-1] += "\n" + escaped
-        else:
-            chunks.append(escaped)
+    chunks = chunk_lines([escape(line, SECTION_CHARS) or " " for line in text.splitlines() or [""]], SECTION_CHARS)
     return _blocks(*(SectionBlock(text=_mrkdwn(chunk)) for chunk in chunks))
 
 
-def render_reply(reply: Reply, command: str) -> list[SlackMessage]:
+def render_reply(reply: Reply) -> list[SlackMessage]:
     """A command's answer, with its papers, as one or more messages for the caller only."""
-    text = retarget(reply.text, command)
+    text = reply.text
     body = [*_text_sections(text), *(paper_block(n, item) for n, item in enumerate(reply.items, start=1))]
     fallback = escape(one_line(text), HEADER_CHARS)
-    return [SlackMessage(fallback, tuple(blocks)) for blocks in pack(body)]
+    return [SlackMessage(fallback, tuple(blocks)) for blocks in pack_blocks(body)]
 
 
-def render_note(user: str, announcement: str, command: str) -> SlackMessage:
+def render_note(user: str, announcement: str) -> SlackMessage:
     """The visible note for a channel change, naming who made it."""
     who = f"<@{user}>" if _USER_ID.fullmatch(user) else escape(user, 100)
-    text = f"{who} {escape(retarget(announcement, command), SECTION_CHARS - 200)}"
+    text = f"{who} {escape(announcement, SECTION_CHARS - 200)}"
     return SlackMessage(text, tuple(_blocks(SectionBlock(text=_mrkdwn(text)))))

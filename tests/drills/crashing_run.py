@@ -15,7 +15,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.cli import main
+from adapters import main
 from bot.store import Store
 
 

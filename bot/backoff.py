@@ -1,0 +1,38 @@
+"""Backoff and Retry-After, once for every caller that retries an upstream fault.
+
+The source, start-up connections and digest posts all wait the same way: exponential
+delays with jitter, capped, or exactly what the server asked for when it said so.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+MAX_DELAY = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Delays `base`, 2x, 4x ... capped at `cap`, plus up to `jitter` seconds drawn by `draw`."""
+
+    base: float = 2.0
+    cap: float = MAX_DELAY
+    jitter: float = 1.0
+    draw: Callable[[], float] = random.random
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """The wait before retry number `attempt` (1-based); the server's Retry-After wins, capped."""
+        if retry_after is not None:
+            return min(retry_after, self.cap)
+        return min(self.cap, self.base * 2 ** (attempt - 1)) + self.jitter * self.draw()
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds; None when absent, negative or an HTTP date (then back off as usual)."""
+    try:
+        seconds = float(value or "")
+    except ValueError:
+        return None
+    return seconds if 0 <= seconds < float("inf") else None

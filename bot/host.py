@@ -1,0 +1,54 @@
+"""The narrow face of the core that adapters see (`bot.adapter.Host`).
+
+Adapters get this instead of the whole core: they can run a command, list a channel's
+subscriptions for autocomplete, and pace posts that are not digest parts. Nothing else
+of the store or the delivery is theirs to touch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from bot.commands import Commands
+from bot.models import ChannelKey, CommandContext, Reply
+from bot.pacing import Pacer
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+SORRY = "Sorry, that failed on Paperboy's side and was logged. Please try again later."
+CHOICE_CHARS = 100  # platforms cap a choice's label (Discord: 100)
+
+
+class CoreHost:
+    def __init__(self, commands: Commands, store: Store, pacer: Pacer, started: asyncio.Event) -> None:
+        self._commands = commands
+        self._store = store
+        self._pacer = pacer
+        self._started = started
+
+    async def handle(self, ctx: CommandContext, text: str) -> Reply:
+        """The command's reply; a failure inside is logged and answered with one apologetic line."""
+        try:
+            return await self._commands.handle(ctx, text)
+        except Exception:
+            log.exception("/%s %s failed in %s", ctx.command, text.partition(" ")[0][:40], ctx.key)
+            return Reply(SORRY, ok=False)
+
+    async def subscription_choices(self, key: ChannelKey) -> list[tuple[str, str]]:
+        channel = await self._store.channel(key)
+        subs = await self._store.subscriptions(channel.id) if channel else []
+        if not subs:
+            return []
+        return [(f"all ({len(subs)} subscriptions)", "all")] + [
+            (f"#{s.id} {' '.join(s.query.split())}"[:CHOICE_CHARS], str(s.id)) for s in subs
+        ]
+
+    async def pace(self, key: ChannelKey) -> None:
+        await self._pacer.wait(key)
+
+    async def wait_started(self) -> None:
+        """Until the start-up catch-up is done. Commands never need this; a script reading
+        commands from a file does, so that its first `digest` sees the day's papers."""
+        await self._started.wait()

@@ -1,0 +1,89 @@
+"""Pacing posts under a platform's published rates, so fanning a digest out meets no 429.
+
+A platform declares its rates as data (`Rate`): so many posts per window for the whole
+bot, per workspace or per channel. `Pacer` reserves for each post the first moment every
+applicable window has room, spacing posts evenly inside a window. Waits go through an
+injectable `Timing`, so tests and benchmarks run on virtual time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from bot.models import ChannelKey
+
+Scope = Literal["bot", "workspace", "channel"]
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """The clock and sleep behind pacing and backoff; tests pass virtual ones."""
+
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+
+REAL_TIME = Timing()
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """At most `count` posts in any `seconds` (plus `margin`, for network jitter) per `scope`."""
+
+    scope: Scope
+    count: int
+    seconds: float
+    margin: float = 0.0
+
+    def key(self, channel: ChannelKey) -> tuple[str, ...]:
+        if self.scope == "bot":
+            return ()
+        if self.scope == "workspace":
+            return (channel.workspace,)
+        return (channel.workspace, channel.channel)
+
+
+class _Window:
+    """One rate's bookkeeping for one key: the next even slot, and the last `count` slots taken."""
+
+    def __init__(self, rate: Rate) -> None:
+        self.gap = rate.seconds / rate.count
+        self.span = rate.seconds + rate.margin
+        self.free = float("-inf")
+        self.recent: deque[float] = deque(maxlen=rate.count)
+
+    def earliest(self, now: float) -> float:
+        at = max(now, self.free)
+        if len(self.recent) == self.recent.maxlen:
+            at = max(at, self.recent[0] + self.span)
+        return at
+
+    def take(self, at: float) -> None:
+        self.recent.append(at)
+        self.free = at + self.gap
+
+
+class Pacer:
+    """Reserves a slot under every rate, then sleeps until it (reservation first, so callers never race)."""
+
+    def __init__(self, rates: Sequence[Rate], timing: Timing = REAL_TIME) -> None:
+        self._rates = tuple(rates)
+        self._timing = timing
+        self._windows: dict[tuple[int, tuple[str, ...]], _Window] = {}
+
+    async def wait(self, channel: ChannelKey) -> None:
+        now = self._timing.clock()
+        windows = [
+            self._windows.setdefault((number, rate.key(channel)), _Window(rate))
+            for number, rate in enumerate(self._rates)
+        ]
+        at = max((window.earliest(now) for window in windows), default=now)
+        for window in windows:
+            window.take(at)
+        if at > now:
+            await self._timing.sleep(at - now)

@@ -1,0 +1,89 @@
+"""What many tests share: one virtual clock and one in-memory chat platform.
+
+`VirtualTime` is both the core's wall clock (call it) and the monotonic clock and sleep
+behind pacing and backoff (`timing`): time moves only when a test advances it or code
+sleeps on it, so nothing waits on real time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from bot.adapter import Host, PlatformLimits
+from bot.models import ChannelKey, Digest
+from bot.pacing import Timing
+
+
+class VirtualTime:
+    def __init__(self, start: datetime = datetime(2026, 8, 21, 7, 0, tzinfo=UTC)) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def clock(self) -> float:
+        return self.now.timestamp()
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += timedelta(seconds=max(0.0, seconds))
+        await asyncio.sleep(0)
+
+    @property
+    def timing(self) -> Timing:
+        return Timing(self.clock, self.sleep)
+
+
+@dataclass
+class MemoryAdapter:
+    """A chat platform in memory: each digest is one message, recorded by channel.
+
+    `fail` makes every post raise it; `crash_after_post` makes the process "die" (a
+    KeyboardInterrupt) right after the platform accepted a post; `serve` keeps `run` going
+    until `finish` is set, as a connected platform would.
+    """
+
+    platform: str = "memory"
+    serve: bool = False
+    limits: PlatformLimits = PlatformLimits(text_chars=4000, items_per_message=50, chars_per_message=100_000)
+    verifies_sends: bool = True
+    fail: Exception | None = None
+    crash_after_post: bool = False
+    by_channel: defaultdict[str, list[Digest]] = field(default_factory=lambda: defaultdict(list))
+    finish: asyncio.Event = field(default_factory=asyncio.Event)
+    host: Host | None = None
+
+    @property
+    def posted(self) -> list[Digest]:
+        return [digest for digests in self.by_channel.values() for digest in digests]
+
+    async def run(self, host: Host) -> None:
+        self.host = host
+        if self.serve:
+            await self.finish.wait()
+
+    def render_digest(self, digest: Digest) -> Sequence[Digest]:
+        return [digest]
+
+    async def post(self, key: ChannelKey, message: Digest, part_key: str, reply_to: str | None) -> str:
+        if self.fail:
+            raise self.fail
+        self.by_channel[key.channel].append(message)
+        if self.crash_after_post:
+            raise KeyboardInterrupt  # the process dies after the platform accepted the post
+        return f"{key.channel}-{len(self.by_channel[key.channel])}"
+
+    async def find(self, key: ChannelKey, part_keys: Sequence[str], reply_to: str | None) -> dict[str, str]:
+        return {}
+
+    async def close(self) -> None:
+        self.finish.set()
