@@ -50,9 +50,9 @@ class Core:
         source = source or open_source(settings.source, settings.hf_token)
         return cls(settings, await Store.open(settings.db), source, clock, timing)
 
-    def host(self, platform: str) -> CoreHost:
-        """What an attached adapter of `platform` may use of the core."""
-        return CoreHost(self.commands, self.store, self.delivery.pacers[platform], self.ready)
+    def host(self, adapter: Adapter) -> CoreHost:
+        """What the adapter may use of the core."""
+        return CoreHost(self.commands, self.store, self.delivery.pacer(adapter), self.ready)
 
     async def close(self) -> None:
         self.scheduler.shutdown()
@@ -117,7 +117,7 @@ class Core:
 
     async def _run_adapter(self, adapter: Adapter) -> None:
         try:
-            await adapter.run(self.host(adapter.platform))
+            await adapter.run(self.host(adapter))
         except asyncio.CancelledError:
             raise
         except Exception:

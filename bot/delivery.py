@@ -74,15 +74,20 @@ class Delivery:
         self._timing = timing
         self._backoff = backoff or Backoff()
         self._senders: dict[str, Sender] = {}
-        self.pacers: dict[str, Pacer] = {}
+        self._pacers: dict[str, Pacer] = {}
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._slots: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(CHANNELS_AT_ONCE))
+
+    def pacer(self, adapter: Adapter) -> Pacer:
+        """The one pacer of the adapter's platform, shared by digests and the adapter's other posts."""
+        if adapter.platform not in self._pacers:
+            self._pacers[adapter.platform] = Pacer(adapter.limits.rates, self._timing)
+        return self._pacers[adapter.platform]
 
     def attach(self, adapters: Mapping[str, Adapter]) -> None:
         """Send through these adapters, each paced by its own platform's declared rates."""
         for platform, adapter in adapters.items():
-            self.pacers[platform] = Pacer(adapter.limits.rates, self._timing)
-            self._senders[platform] = Sender(adapter, self.pacers[platform], self._backoff, self._timing.sleep)
+            self._senders[platform] = Sender(adapter, self.pacer(adapter), self._backoff, self._timing.sleep)
 
     def detach(self, platform: str) -> None:
         self._senders.pop(platform, None)

@@ -13,9 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from bot.adapter import Host, PlatformLimits
+from bot.adapter import Adapter, Host, Outbox, PlatformLimits
+from bot.backoff import Backoff
 from bot.models import ChannelKey, Digest
-from bot.pacing import Timing
+from bot.pacing import Pacer, Timing
+from bot.sending import Ledger, Sender
 
 
 class VirtualTime:
@@ -87,3 +89,42 @@ class MemoryAdapter:
 
     async def close(self) -> None:
         self.finish.set()
+
+
+@dataclass
+class MemoryOutbox:
+    """An Outbox's storage, as the core would persist it, with an optional crash after the
+    platform accepted part `crash_after` and before it was recorded."""
+
+    sent: dict[int, str] = field(default_factory=dict)
+    crash_after: int | None = None
+    in_flight: bool = False
+
+    def outbox(self, key: str = "pb7", uncertain: bool | None = None) -> Outbox:
+        async def record(part: int, ref: str) -> None:
+            if self.crash_after == part:
+                raise RuntimeError("the process died before recording the part")
+            self.sent[part] = ref
+            self.in_flight = False
+
+        return Outbox(key, dict(self.sent), self.in_flight if uncertain is None else uncertain, record)
+
+    @property
+    def ledger(self) -> Ledger:
+        async def begin() -> None:
+            self.in_flight = True
+
+        async def settle() -> None:
+            self.in_flight = False
+
+        return Ledger(begin, settle)
+
+
+async def send(adapter: Adapter, key: ChannelKey, digest: Digest, outbox: Outbox | MemoryOutbox,
+               time: VirtualTime | None = None) -> None:
+    """Send a digest through the adapter as the core does: packed, paced, retried, recorded."""
+    timing = (time or VirtualTime()).timing
+    memory = outbox if isinstance(outbox, MemoryOutbox) else MemoryOutbox()
+    box = outbox.outbox() if isinstance(outbox, MemoryOutbox) else outbox
+    sender = Sender(adapter, Pacer(adapter.limits.rates, timing), Backoff(jitter=0.0), timing.sleep)
+    await sender.send(key, digest, box, memory.ledger)
