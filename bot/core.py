@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from bot.adapter import Adapter
+from bot.backoff import Backoff
 from bot.commands import Commands
 from bot.config import Settings
 from bot.delivery import Clock, Delivery
@@ -32,23 +33,34 @@ def utcnow() -> datetime:
 
 class Core:
     def __init__(
-        self, settings: Settings, store: Store, source: Source, clock: Clock = utcnow, timing: Timing = REAL_TIME
+        self,
+        settings: Settings,
+        store: Store,
+        source: Source,
+        clock: Clock = utcnow,
+        timing: Timing = REAL_TIME,
+        backoff: Backoff | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.source = source
         self.clock = clock
-        self.delivery = Delivery(store, clock, timing)
+        self.delivery = Delivery(store, clock, timing, backoff)
         self.scheduler = Scheduler(self.poll, self.delivery.run_scheduled, settings.poll_minutes)
         self.ready = asyncio.Event()
         self.commands = Commands(store, self.delivery, settings, clock, self.scheduler.schedule, self.ready)
 
     @classmethod
     async def open(
-        cls, settings: Settings, source: Source | None = None, clock: Clock = utcnow, timing: Timing = REAL_TIME
+        cls,
+        settings: Settings,
+        source: Source | None = None,
+        clock: Clock = utcnow,
+        timing: Timing = REAL_TIME,
+        backoff: Backoff | None = None,
     ) -> Core:
         source = source or open_source(settings.source, settings.hf_token)
-        return cls(settings, await Store.open(settings.db), source, clock, timing)
+        return cls(settings, await Store.open(settings.db), source, clock, timing, backoff)
 
     def host(self, adapter: Adapter) -> CoreHost:
         """What the adapter may use of the core."""

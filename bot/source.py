@@ -19,6 +19,7 @@ from typing import Protocol
 import httpx
 
 from bot import __version__
+from bot.backoff import Backoff, parse_retry_after
 from bot.models import Paper, one_line
 
 log = logging.getLogger(__name__)
@@ -26,8 +27,6 @@ log = logging.getLogger(__name__)
 DEFAULT_URL = "https://huggingface.co/api/daily_papers"
 PAGE_SIZE = 100
 MAX_PAGES = 50  # 5,000 papers: far past any real day, so only a broken server gets here
-BACKOFF = 2.0
-MAX_DELAY = 300.0
 
 _VERSION = re.compile(r"v\d+$")
 _SAFE_ID = re.compile(r"[A-Za-z0-9._-]+")
@@ -81,7 +80,7 @@ class HuggingFaceSource:
         self._host = httpx.URL(url).host or url
         self._attempts = max(1, attempts)
         self._sleep = sleep
-        self._jitter = jitter
+        self._backoff = Backoff(draw=jitter)
 
     def current_days(self, today: date) -> list[date]:
         """Today's list still grows and yesterday's upvotes still move, so poll both."""
@@ -109,7 +108,7 @@ class HuggingFaceSource:
                     raise SourceError(
                         f"{self._host} unreachable after {attempt} attempts for {day}: {exc}"
                     ) from None
-                delay = exc.retry_after if exc.retry_after is not None else self._backoff(attempt)
+                delay = self._backoff.delay(attempt, exc.retry_after)
                 log.warning(
                     "%s: %s for %s page %d (attempt %d/%d); retrying in %.1f s",
                     self._host, exc, day, page, attempt, self._attempts, delay,
@@ -128,7 +127,7 @@ class HuggingFaceSource:
             raise _Transient(f"connection error: {str(exc) or type(exc).__name__}") from exc
         status = response.status_code
         if status == 429 or status >= 500:
-            raise _Transient(f"HTTP {status}", _retry_after(response))
+            raise _Transient(f"HTTP {status}", parse_retry_after(response.headers.get("Retry-After")))
         if not response.is_success:
             body = " ".join(response.text.split())[:200]
             raise SourceError(f"{self._host} answered {status} for {day}: {body}")
@@ -140,17 +139,6 @@ class HuggingFaceSource:
             raise _Transient(f"a JSON {type(data).__name__} instead of a list")
         return data
 
-    def _backoff(self, attempt: int) -> float:
-        return min(MAX_DELAY, BACKOFF * 2 ** (attempt - 1)) + self._jitter()
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """Retry-After in seconds, capped; None when absent or an HTTP date (then back off as usual)."""
-    try:
-        seconds = float(response.headers.get("Retry-After", ""))
-    except ValueError:
-        return None
-    return min(seconds, MAX_DELAY) if seconds >= 0 else None
 
 
 class FileSource:

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
+# CI replays the same examples every run (derandomized); locally each run explores new ones.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "default")
+
+from bot.backoff import Backoff
 from bot.config import Settings
 from bot.core import Core
 from bot.source import FileSource
 from tests.fakes.discord_api import FakeDiscord
+from tests.support import VirtualTime
 
 FIXTURES = Path(__file__).parent / "fixtures"
 AUG21 = date(2026, 8, 21)
@@ -28,23 +36,10 @@ def readme_section(title: str) -> str:
     return text[start : end if end != -1 else None]
 
 
-@dataclass
-class FakeClock:
-    """An injected clock: tests move time forward instead of sleeping."""
-
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
-
-
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(datetime(2026, 8, 21, 7, 0, tzinfo=UTC))
+def clock() -> VirtualTime:
+    """The core's wall clock and the time its pacing and backoff sleep on: tests move it instead of sleeping."""
+    return VirtualTime(datetime(2026, 8, 21, 7, 0, tzinfo=UTC))
 
 
 @pytest.fixture
@@ -58,9 +53,9 @@ def days_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def core(tmp_path: Path, days_dir: Path, clock: FakeClock) -> AsyncIterator[Core]:
+async def core(tmp_path: Path, days_dir: Path, clock: VirtualTime) -> AsyncIterator[Core]:
     settings = Settings(db=str(tmp_path / "paperboy.db"), source=str(days_dir))
-    opened = await Core.open(settings, FileSource(days_dir), clock)
+    opened = await Core.open(settings, FileSource(days_dir), clock, clock.timing, Backoff(jitter=0.0))
     yield opened
     await opened.close()
 

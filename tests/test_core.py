@@ -3,50 +3,28 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
 from adapters.console import KEY, ConsoleAdapter
-from bot.adapter import ChannelGone, Outbox, PlatformLimits, SendFailed
+from bot.adapter import ChannelGone, SendFailed
 from bot.config import Settings
 from bot.core import Core
-from bot.models import ChannelKey, CommandContext, Digest
+from bot.models import ChannelKey, CommandContext
 from bot.source import FileSource, SourceError
-from tests.conftest import FakeClock
+from tests.support import MemoryAdapter, VirtualTime
 
 CTX = CommandContext(KEY, "ada", can_manage=True)
 AUG21 = date(2026, 8, 21)
 
 
-class Recorder:
+def Recorder() -> MemoryAdapter:  # noqa: N802 - reads as the class it stands for
     """An adapter that records what it was asked to post, and can be told to fail."""
-
-    platform = "console"
-    limits = PlatformLimits(text_chars=4000, items_per_message=10, chars_per_message=6000)
-
-    def __init__(self) -> None:
-        self.posted: list[Digest] = []
-        self.fail: Exception | None = None
-        self.crash_after_post = False
-
-    async def run(self, core: Core) -> None:
-        return None
-
-    async def send_digest(self, key: ChannelKey, digest: Digest, outbox: Outbox) -> None:
-        if self.fail:
-            raise self.fail
-        if 0 in outbox.sent:
-            return
-        self.posted.append(digest)
-        if self.crash_after_post:
-            raise KeyboardInterrupt  # the process dies after the platform accepted the post
-        await outbox.record(0, f"msg-{len(self.posted)}")
-
-    async def close(self) -> None:
-        return None
+    return MemoryAdapter("console")
 
 
-async def restarted(core: Core, days_dir: Path, clock: FakeClock, adapter: Recorder, passes: int = 1) -> None:
+async def restarted(core: Core, days_dir: Path, clock: VirtualTime, adapter: MemoryAdapter, passes: int = 1) -> None:
     """Stop `core` and run the start-up of a new process on the same database."""
     await core.store.close()
     again = await Core.open(core.settings, FileSource(days_dir), clock)
@@ -61,7 +39,7 @@ def titles(digest: Digest) -> list[str]:
     return [item.paper.title for item in digest.items]
 
 
-async def started(core: Core, adapter: Recorder) -> Recorder:
+async def started(core: Core, adapter: MemoryAdapter) -> MemoryAdapter:
     core.delivery.attach({adapter.platform: adapter})
     await core.poll()
     return adapter
@@ -80,7 +58,7 @@ async def test_subscribe_reports_id_and_recent_matches(core: Core) -> None:
 
 
 async def test_daily_digest_at_the_channel_time_once_across_restart(
-    core: Core, tmp_path: Path, days_dir: Path, clock: FakeClock
+    core: Core, tmp_path: Path, days_dir: Path, clock: VirtualTime
 ) -> None:
     recorder = await started(core, Recorder())
     await core.commands.handle(CTX, "subscribe agent OR agents")
@@ -105,7 +83,7 @@ async def test_daily_digest_at_the_channel_time_once_across_restart(
     assert second.posted == []
 
 
-async def test_missed_time_while_down_delivers_once_on_start(core: Core, days_dir: Path, clock: FakeClock) -> None:
+async def test_missed_time_while_down_delivers_once_on_start(core: Core, days_dir: Path, clock: VirtualTime) -> None:
     await started(core, Recorder())
     await core.commands.handle(CTX, "subscribe agent")
     clock.advance(hours=5)  # the bot was down over 09:00 UTC
@@ -128,19 +106,20 @@ async def test_crash_between_send_and_mark_resumes_without_a_second_post(core: C
     [open_digest] = await core.store.open_digests()
     assert open_digest.state == "sending"
 
-    seen: list[Outbox] = []
+    looked_up: list[str] = []
 
-    class Reconciler(Recorder):
-        async def send_digest(self, key: ChannelKey, digest: Digest, outbox: Outbox) -> None:
-            seen.append(outbox)
-            await outbox.record(0, "found-in-history")  # the platform already had it
+    class Reconciler(MemoryAdapter):
+        async def find(self, key: ChannelKey, part_keys: Sequence[str], reply_to: str | None) -> dict[str, str]:
+            looked_up.extend(part_keys)
+            return {part: "found-in-history" for part in part_keys}  # the platform already had it
 
-    core.delivery.attach({"console": Reconciler()})
-    await core.delivery.resume()
-    assert seen[0].uncertain and seen[0].key == f"pb{core.store.install_id}-{open_digest.id}"
-    assert len(seen[0].part_key(99)) <= 25  # fits Discord's nonce
+    reconciler = Reconciler("console")
+    core.delivery.attach({"console": reconciler})
+    await core.delivery.send_open()
+    assert looked_up == [f"pb{core.store.install_id}-{open_digest.id}.0"]
+    assert len(f"pb{core.store.install_id}-{open_digest.id}.99") <= 25  # fits Discord's nonce
     assert await core.store.open_digests() == []
-    assert len(recorder.posted) == 1
+    assert len(recorder.posted) == 1 and reconciler.posted == []
     assert (await core.commands.handle(CTX, "digest")).text.startswith("Nothing new")
 
 
@@ -240,7 +219,7 @@ async def test_permissions_and_bad_input_change_nothing(core: Core) -> None:
         "schedule 09:00 Mars/Olympus": "'Mars/Olympus' is not a time zone",
         "mode weekly": "Usage: /papers mode daily|instant",
         "settings max-papers 0": "max-papers takes a whole number from 1 to 50, got '0'.",
-        "settings colour blue": "Usage: /papers settings min-upvotes N | max-papers N",
+        "settings colour blue": "Usage: /papers settings min-upvotes|max-papers N",
         "frobnicate": "Unknown command 'frobnicate'.",
         "digest": "This channel has no subscriptions yet.",
     }

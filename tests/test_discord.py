@@ -24,14 +24,15 @@ from discord.gateway import DiscordWebSocket
 from adapters.discord import DiscordAdapter, command, create
 from adapters.discord.config import PERMISSIONS, DiscordConfig
 from adapters.discord.guard import InvalidRequests
-from adapters.discord.pacing import GlobalPace
-from bot.adapter import AdapterStopped, ChannelGone, Outbox, PlatformLimits, SendFailed
-from bot.commands import HELP, USAGE
+from bot.adapter import AdapterStopped, ChannelGone, PlatformLimits, SendFailed
+from bot.commandset import COMMANDS, help_text
 from bot.config import ConfigError
 from bot.core import Core
 from bot.models import ChannelKey, CommandContext, Digest, DigestItem, Reason
 from bot.source import parse_items
 from tests.fakes.discord_api import ADA, MEMBER, FakeDiscord, Fault, Interaction, Json, Member
+from tests.support import MemoryAdapter, send
+from tests.support import MemoryOutbox as Ledger
 
 GUILD = 1_100_000_000_000_000_001
 CHANNEL = 1_100_000_000_000_000_002
@@ -55,22 +56,6 @@ def texts(messages: list[Json]) -> list[str]:
 def digest_of(count: int, title: str = "Daily Papers, Fri 21 Aug 2026") -> Digest:
     papers = parse_items(json.loads((FIXTURES / "2026-08-21.json").read_text()), date(2026, 8, 21))
     return Digest(title, tuple(DigestItem(p, (Reason(1, "model", ("model",)),)) for p in papers[:count]))
-
-
-@dataclass
-class Ledger:
-    """An Outbox's storage: what the core would persist, and an optional crash after Discord accepted."""
-
-    sent: dict[int, str] = field(default_factory=dict)
-    crash_after: int | None = None
-
-    def outbox(self, key: str = "pb7", uncertain: bool = False) -> Outbox:
-        async def record(part: int, ref: str) -> None:
-            if self.crash_after == part:
-                raise RuntimeError("the process died before recording the part")
-            self.sent[part] = ref
-
-        return Outbox(key, dict(self.sent), uncertain, record)
 
 
 class Waiter(logging.Handler):
@@ -103,7 +88,7 @@ def env(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 async def started(adapter: DiscordAdapter, core: Core, fake: FakeDiscord) -> asyncio.Task[None]:
     connected = fake.identified
-    task = asyncio.create_task(adapter.run(core))
+    task = asyncio.create_task(adapter.run(core.host(adapter)))
     await fake.wait_for(lambda: fake.identified > connected or task.done(), WAIT)
     return task
 
@@ -149,7 +134,7 @@ async def bot(core: Core, fake: FakeDiscord, env: dict[str, str]) -> AsyncIterat
 async def test_papers_is_registered_in_the_configured_server_for_channel_managers(bot: Bot) -> None:
     (papers,) = bot.fake.commands[GUILD]
     assert papers["name"] == "papers"
-    assert [option["name"] for option in papers["options"]] == list(USAGE)
+    assert [option["name"] for option in papers["options"]] == [spec.name for spec in COMMANDS]
     assert int(papers["default_member_permissions"]) == discord.Permissions(manage_channels=True).value
     assert papers["contexts"] == [0]  # servers only, not DMs
 
@@ -184,7 +169,7 @@ async def test_a_member_without_manage_channels_is_refused_changes_but_may_list_
     listed = await bot.papers("list", member=BOB)
     assert texts(listed.ephemeral)[0].startswith("#1  diffusion  (by ada, ")
     help_ = await bot.papers("help", member=BOB)
-    assert texts(help_.ephemeral) == [HELP]
+    assert texts(help_.ephemeral) == [help_text()]
     preview = await bot.papers("preview", member=BOB, query="diffusion")
     (answer,) = preview.ephemeral
     assert seen(answer["content"]) == "1 paper of the last 7 days match diffusion:"
@@ -267,7 +252,7 @@ async def test_a_command_that_fails_inside_the_bot_tells_the_caller(
     monkeypatch.setattr(bot.core.commands, "handle", broken)
     interaction = await bot.fake.slash(GUILD, CHANNEL, "list")
     await bot.fake.wait_for(lambda: interaction.ephemeral, WAIT)
-    assert texts(interaction.ephemeral) == ["Sorry, that failed on Paperboy's side; the bot's log has the details."]
+    assert texts(interaction.ephemeral) == ["Sorry, that failed on Paperboy's side and was logged. Please try again later."]
     assert "database is locked" in caplog.text
 
 
@@ -279,7 +264,7 @@ async def test_without_server_ids_papers_is_registered_globally(
     assert list(fake.commands) == [None] and fake.commands[None][0]["name"] == "papers"
     interaction = await fake.slash(GUILD, CHANNEL, "help")
     await fake.wait_for(lambda: interaction.ephemeral, WAIT)
-    assert texts(interaction.ephemeral) == [HELP]
+    assert texts(interaction.ephemeral) == [help_text()]
     await stopped(task)
 
 
@@ -291,7 +276,7 @@ async def test_a_server_that_refuses_the_commands_is_logged_and_digests_still_go
     task = await started(adapter, core, fake)
     assert f"could not register /papers for server {GUILD} (403 Missing Access)" in caplog.text
     ledger = Ledger()
-    await adapter.send_digest(KEY, digest_of(1), ledger.outbox())
+    await send(adapter, KEY, digest_of(1), ledger)
     assert ledger.sent.keys() == {0}
     await stopped(task)
 
@@ -347,14 +332,14 @@ async def test_a_resend_after_a_crash_reuses_the_nonce_and_posts_nothing_twice(
     first = create(env)
     task = await started(first, core, fake)
     with pytest.raises(RuntimeError):
-        await first.send_digest(KEY, digest, ledger.outbox())
+        await send(first, KEY, digest, ledger)
     await stopped(task)
     assert ledger.sent.keys() == {0}
 
     ledger.crash_after = None
     restarted = create(env)  # a new process: a new client, the same ledger
     task = await started(restarted, core, fake)
-    await restarted.send_digest(KEY, digest, ledger.outbox(uncertain=True))
+    await send(restarted, KEY, digest, ledger.outbox(uncertain=True))
     await stopped(task)
 
     posts = fake.posts(CHANNEL)
@@ -367,7 +352,7 @@ async def test_a_resend_after_a_crash_reuses_the_nonce_and_posts_nothing_twice(
 async def test_a_digest_sent_before_login_waits_for_it(core: Core, fake: FakeDiscord, env: dict[str, str]) -> None:
     adapter = create(env)
     ledger = Ledger()
-    sending = asyncio.create_task(adapter.send_digest(KEY, digest_of(1), ledger.outbox()))
+    sending = asyncio.create_task(send(adapter, KEY, digest_of(1), ledger))
     await asyncio.sleep(0)
     assert not sending.done() and fake.requests == []
     task = await started(adapter, core, fake)
@@ -376,27 +361,25 @@ async def test_a_digest_sent_before_login_waits_for_it(core: Core, fake: FakeDis
     assert len(fake.posts(CHANNEL)) == 1 and ledger.sent.keys() == {0}
 
 
-async def test_rate_limits_are_retried_and_a_cloudflare_429_or_a_server_error_fails_the_send(
+async def test_rate_limits_cloudflare_429s_and_server_errors_are_retried_and_post_once(
     core: Core, fake: FakeDiscord, env: dict[str, str]
 ) -> None:
     adapter = create(env)
     task = await started(adapter, core, fake)
     route = r"POST /channels/\d+/messages"
 
-    fake.faults.append(Fault.rate_limited(route, retry_after=0.0, times=2))
+    fake.faults.append(Fault.rate_limited(route, retry_after=0.0, times=2))  # discord.py waits these out itself
     ledger = Ledger()
-    await adapter.send_digest(KEY, digest_of(1), ledger.outbox("pb1"))
+    await send(adapter, KEY, digest_of(1), ledger.outbox("pb1"))
     assert [r[2] for r in fake.requests if r[0] == "POST"] == [429, 429, 200]
-    assert ledger.sent.keys() == {0}
 
-    fake.faults.append(Fault.rate_limited(route, retry_after=0.0, via=False))  # no Via: a ban, not a limit
-    with pytest.raises(SendFailed):
-        await adapter.send_digest(KEY, digest_of(1), Ledger().outbox("pb2"))
+    fake.requests.clear()
+    fake.faults.append(Fault.rate_limited(route, retry_after=0.0, via=False))  # no Via: discord.py gives up at once
     fake.faults.append(Fault.error(route, 503, 0, "Service Unavailable"))
-    with pytest.raises(SendFailed):
-        await adapter.send_digest(KEY, digest_of(1), Ledger().outbox("pb3"))
+    await send(adapter, KEY, digest_of(1), Ledger().outbox("pb2"))  # the core backs off and tries again
+    assert [r[2] for r in fake.requests if r[0] == "POST"] == [429, 503, 200]
     await stopped(task)
-    assert len(fake.posts(CHANNEL)) == 1
+    assert [p["nonce"] for p in fake.posts(CHANNEL)] == ["pb1.0", "pb2.0"]
 
 
 async def test_sending_stops_before_invalid_requests_reach_discords_ban_threshold(
@@ -409,10 +392,10 @@ async def test_sending_stops_before_invalid_requests_reach_discords_ban_threshol
     for key in gone:
         fake.channel_errors[int(key.channel)] = (403, 50013, "Missing Permissions")
         with pytest.raises(ChannelGone):
-            await adapter.send_digest(key, digest_of(1), Ledger().outbox())
+            await send(adapter, key, digest_of(1), Ledger().outbox())
     before = len(fake.requests)
     with pytest.raises(SendFailed, match="2 invalid requests"):
-        await adapter.send_digest(KEY, digest_of(1), Ledger().outbox())
+        await send(adapter, KEY, digest_of(1), Ledger().outbox())
     assert len(fake.requests) == before  # nothing more went out
     await stopped(task)
 
@@ -427,41 +410,7 @@ def test_invalid_requests_are_counted_over_ten_minutes_and_shared_429s_do_not_co
     assert guard.count() == 0 and not guard.tripped()
 
 
-async def test_digest_messages_are_paced_under_the_global_limit_with_room_for_jitter() -> None:
-    waits: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        waits.append(seconds)
-
-    pace = GlobalPace(per_second=2, clock=lambda: 0.0, sleep=sleep)  # time stands still: all at once
-    for _ in range(4):
-        await pace.wait()
-    # 0 and 0.5; the third once the first is 1.05 s old, not 1 s, lest jitter put three in Discord's second
-    assert waits == [0.5, 1.05, 1.55]
-
-
 # Credentials
-
-
-class Other:
-    """Another platform's adapter that keeps running and takes digests."""
-
-    platform = "console"
-    limits = PlatformLimits(1000, 10, 1000)
-
-    def __init__(self) -> None:
-        self.digests: list[Digest] = []
-        self.finish = asyncio.Event()
-
-    async def run(self, core: Core) -> None:
-        await self.finish.wait()
-
-    async def send_digest(self, key: ChannelKey, digest: Digest, outbox: Outbox) -> None:
-        self.digests.append(digest)
-        await outbox.record(0, "shown")
-
-    async def close(self) -> None:
-        return None
 
 
 async def test_a_revoked_token_stops_discord_with_one_log_line_and_the_others_go_on(
@@ -469,7 +418,7 @@ async def test_a_revoked_token_stops_discord_with_one_log_line_and_the_others_go
 ) -> None:
     waiter = Waiter("Discord rejected DISCORD_TOKEN")
     logging.getLogger("adapters.discord").addHandler(waiter)
-    adapter, other = create(env), Other()
+    adapter, other = create(env), MemoryAdapter("console", serve=True)
     running = asyncio.create_task(core.run([adapter, other]))
     await fake.wait_for(lambda: fake.identified, WAIT)
     await asyncio.wait_for(core.ready.wait(), WAIT)
@@ -485,7 +434,7 @@ async def test_a_revoked_token_stops_discord_with_one_log_line_and_the_others_go
         "Discord rejected DISCORD_TOKEN (401 Unauthorized): reset it on the application's Bot page"
     ]
     assert await core.delivery.deliver(console_channel) == 1
-    assert len(other.digests) == 1 and not running.done()
+    assert len(other.posted) == 1 and not running.done()
     assert await core.store.open_digests(discord_channel.id)  # kept for when the token is fixed
     other.finish.set()
     await asyncio.wait_for(running, WAIT)
@@ -496,14 +445,14 @@ async def test_a_rejected_token_at_login_ends_run_with_one_log_line(
     core: Core, fake: FakeDiscord, env: dict[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
     adapter = create({**env, "DISCORD_TOKEN": "not.the.token"})
-    await asyncio.wait_for(adapter.run(core), WAIT)
+    await asyncio.wait_for(adapter.run(core.host(adapter)), WAIT)
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert [r.getMessage() for r in errors] == [
         "the Discord adapter stopped; the other adapters go on: "
         "Discord rejected DISCORD_TOKEN (401 Unauthorized): reset it on the application's Bot page"
     ]
     with pytest.raises(AdapterStopped):
-        await adapter.send_digest(KEY, digest_of(1), Ledger().outbox())
+        await send(adapter, KEY, digest_of(1), Ledger().outbox())
     await adapter.close()
 
 

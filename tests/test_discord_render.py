@@ -59,7 +59,7 @@ def test_a_paper_is_one_embed_titled_and_linked_to_its_own_page() -> None:
     fields = {f["name"]: f["value"] for f in embed["fields"]}
     assert fields["Authors"] == p.short_authors()
     assert fields["Upvotes"] == f"▲ {p.upvotes:,}"
-    assert fields["Matched"] == "diffusion (#3 diffusion OR agents)"
+    assert fields["Matched"] == "diffusion (#3)"
     assert p.id in embed["footer"]["text"]
 
 

@@ -23,40 +23,25 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.console import ConsoleAdapter, render_item
-from bot.adapter import Outbox, PlatformLimits
-from bot.commands import USAGE
+from adapters.console import ConsoleAdapter
+from bot.commandset import COMMANDS
 from bot.config import Settings
 from bot.core import Core
 from bot.matcher import explain
 from bot.models import ChannelKey, CommandContext, Digest, DigestItem, Reason
+from bot.plaintext import render_item
 from bot.query import parse
 from bot.source import FileSource, HuggingFaceSource, SourceError, parse_items
 from bot.store import Store
-from tests.conftest import FIXTURES, FakeClock
+from tests.conftest import FIXTURES
+from tests.support import MemoryAdapter, VirtualTime
 
 # --- Shared helpers
 
 
-class Posts:
+def Posts() -> MemoryAdapter:  # noqa: N802 - reads as the class it stands for
     """A chat platform that records every digest by channel and acknowledges each part."""
-
-    platform = "drill"
-    limits = PlatformLimits(text_chars=4000, items_per_message=50, chars_per_message=6000)
-
-    def __init__(self) -> None:
-        self.by_channel: defaultdict[str, list[Digest]] = defaultdict(list)
-
-    async def run(self, core: Core) -> None:
-        return None
-
-    async def send_digest(self, key: ChannelKey, digest: Digest, outbox: Outbox) -> None:
-        if 0 not in outbox.sent:
-            self.by_channel[key.channel].append(digest)
-            await outbox.record(0, f"{key.channel}-{len(self.by_channel[key.channel])}")
-
-    async def close(self) -> None:
-        return None
+    return MemoryAdapter("drill")
 
 
 def ctx(channel: str, user: str = "ops", can_manage: bool = True) -> CommandContext:
@@ -104,7 +89,7 @@ def featured_week() -> dict[date, list[Item]]:
 class FlakyHub:
     """The Daily Papers API, broken in a different way on each outage day."""
 
-    def __init__(self, clock: FakeClock) -> None:
+    def __init__(self, clock: VirtualTime) -> None:
         self.clock = clock
         self.days = featured_week()
         self.requests: Counter[str] = Counter()
@@ -124,7 +109,7 @@ class FlakyHub:
 async def test_three_day_outage_then_each_missed_paper_once_within_each_cap(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    clock = FakeClock(at(MON, 7))
+    clock = VirtualTime(at(MON, 7))
     hub = FlakyHub(clock)
     sleeps: list[float] = []
 
@@ -240,7 +225,7 @@ commands = st.one_of(
     st.builds(
         "{}{} {}".format,
         st.sampled_from(["", "/papers ", "papers ", "/PAPERS  "]),
-        st.sampled_from([*USAGE, "Subscribe", "UNSUBSCRIBE", "frobnicate", ""]),
+        st.sampled_from([*(spec.name for spec in COMMANDS), "Subscribe", "UNSUBSCRIBE", "frobnicate", ""]),
         arguments,
     ),
 )
@@ -255,7 +240,7 @@ def snapshot(db: sqlite3.Connection) -> dict[str, list[tuple]]:  # type: ignore[
 def test_a_thousand_random_commands_never_raise_and_bad_ones_change_nothing(tmp_path: Path) -> None:
     """Random verbs, arguments and unicode through the command handler, on one live database."""
     with asyncio.Runner() as runner:  # one loop and one database for all examples, as in a live bot
-        clock = FakeClock(datetime(2026, 8, 21, 7, 0, tzinfo=UTC))
+        clock = VirtualTime(datetime(2026, 8, 21, 7, 0, tzinfo=UTC))
         path = str(tmp_path / "fuzz.db")
         source = FileSource(FIXTURES / "api_samples.json")  # two papers: cheap to match, enough to post
         core = runner.run(Core.open(Settings(db=path, max_subscriptions=5), source, clock))
@@ -407,7 +392,7 @@ async def test_fifty_concurrent_writers_on_one_connection(core: Core) -> None:
 
 async def test_fifty_concurrent_writers_on_two_connections_to_one_file(tmp_path: Path, days_dir: Path) -> None:
     """Two processes on one file (a `paperboy fetch` beside `paperboy run`): SQLite's busy timeout serialises them."""
-    clock = FakeClock(datetime(2026, 8, 21, 7, 0, tzinfo=UTC))
+    clock = VirtualTime(datetime(2026, 8, 21, 7, 0, tzinfo=UTC))
     path = tmp_path / "shared.db"
     empty = sqlite3.connect(path)  # a new file already in WAL mode, as the first process leaves it
     empty.execute("PRAGMA journal_mode=WAL")

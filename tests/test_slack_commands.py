@@ -15,10 +15,10 @@ import pytest
 
 from adapters.slack import EVENTS_PATH, SlackAdapter
 from adapters.slack.config import SlackConfig
-from adapters.slack.pacing import Timing
 from bot.core import Core
 from bot.models import CommandContext, Reply
-from tests.fakes.slack_api import FakeSlack, VirtualTime, controls, running, shown, signed, slash_command
+from tests.fakes.slack_api import FakeSlack, controls, running, shown, signed, slash_command
+from tests.support import VirtualTime
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 _names = count(1)
@@ -73,8 +73,8 @@ async def slack() -> AsyncIterator[FakeSlack]:
 
 
 @pytest.fixture
-async def start(core: Core, slack: FakeSlack) -> AsyncIterator[Callable[..., Awaitable[Workspace]]]:
-    vt = VirtualTime()
+async def start(core: Core, slack: FakeSlack, clock: VirtualTime) -> AsyncIterator[Callable[..., Awaitable[Workspace]]]:
+    vt = clock
     async with AsyncExitStack() as stack:
         http = await stack.enter_async_context(aiohttp.ClientSession())
 
@@ -82,7 +82,7 @@ async def start(core: Core, slack: FakeSlack) -> AsyncIterator[Callable[..., Awa
             config = SlackConfig(
                 bot_token=slack.bot_token, signing_secret=SECRET, port=0, api_url=slack.api_url, **settings
             )
-            adapter = SlackAdapter(config, timing=Timing(vt.clock, vt.sleep), host="127.0.0.1")
+            adapter = SlackAdapter(config, timing=vt.timing, host="127.0.0.1")
             await stack.enter_async_context(running(core, adapter))
             people = slack.add_user("ada"), slack.add_user("bob")
             return Workspace(slack, adapter, http, slack.add_channel("papers"), *people)
@@ -207,5 +207,5 @@ async def test_a_failing_command_answers_sorry_and_is_logged(
         raise RuntimeError("database is locked")
 
     monkeypatch.setattr(core.commands, "handle", broken)
-    assert await ws.says("list") == "Sorry, that failed on our side and was logged. Please try again later."
-    assert "Slack: /papers list failed" in caplog.text and "database is locked" in caplog.text
+    assert await ws.says("list") == "Sorry, that failed on Paperboy's side and was logged. Please try again later."
+    assert "/papers list failed" in caplog.text and "database is locked" in caplog.text

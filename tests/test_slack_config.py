@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters import REGISTRY, configured
+from adapters import REGISTRY
 from adapters.slack import SlackAdapter, create
 from adapters.slack.config import SlackConfig
 from adapters import main
@@ -32,7 +32,7 @@ def test_bot_token_and_signing_secret_mean_http_mode_on_port() -> None:
 
 def test_registry_starts_slack_when_its_token_is_set() -> None:
     [spec] = [s for s in REGISTRY if s.name == "slack"]
-    assert configured(SOCKET) == [spec]
+    assert [s for s in REGISTRY if s.enabled(SOCKET)] == [spec]
     assert isinstance(spec.load(SOCKET), SlackAdapter)
 
 

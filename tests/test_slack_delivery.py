@@ -15,21 +15,22 @@ import pytest
 
 from adapters.slack import SlackAdapter
 from adapters.slack.config import SlackConfig
-from adapters.slack.pacing import Pacer, Timing
 from adapters.slack.post import EVENT_TYPE
-from bot.adapter import Outbox, PlatformLimits, SendFailed
+from bot.adapter import SendFailed
 from bot.core import Core
 from bot.models import ChannelKey, CommandContext, Digest
 from bot.store import Channel
 from tests.conftest import add_busy_day
-from tests.fakes.slack_api import FakeSlack, Fault, VirtualTime, controls, running, shown
+from tests.fakes.slack_api import FakeSlack, Fault, controls, running, shown
+from tests.support import MemoryAdapter, MemoryOutbox, VirtualTime, send
 
 AUG21 = date(2026, 8, 21)
 
 
 @pytest.fixture
-def vt() -> VirtualTime:
-    return VirtualTime()
+def vt(clock: VirtualTime) -> VirtualTime:
+    """The core's clock: pacing, backoff and the fake's rate limits all see the same time."""
+    return clock
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ async def slack(vt: VirtualTime) -> AsyncIterator[FakeSlack]:
 
 def adapter_for(slack: FakeSlack, vt: VirtualTime, token: str | None = None) -> SlackAdapter:
     config = SlackConfig(bot_token=token or slack.bot_token, signing_secret="s", port=0, api_url=slack.api_url)
-    return SlackAdapter(config, timing=Timing(vt.clock, vt.sleep), host="127.0.0.1")
+    return SlackAdapter(config, timing=vt.timing, host="127.0.0.1")
 
 
 @pytest.fixture
@@ -168,7 +169,7 @@ async def test_crash_between_send_and_mark_posts_nothing_twice(
     monkeypatch.setattr(core.store, "record_part", record)
     assert len(room.digests()) == crash_at_part + 1
 
-    await core.delivery.resume()  # the next start-up
+    await core.delivery.send_open()  # the next start-up
     assert slack.calls_to("conversations.history" if crash_at_part == 0 else "conversations.replies")
     head, *rest = room.digests()
     parts = [m.metadata["event_payload"]["part"] for m in [head, *rest]]
@@ -209,26 +210,6 @@ async def test_invited_back_and_resumed_gets_its_digest(core: Core, slack: FakeS
     assert len(room.digests()) == 1
 
 
-class Other:
-    """Another platform's adapter that keeps running and records digests."""
-
-    platform = "console"
-    limits = PlatformLimits(text_chars=1000, items_per_message=10, chars_per_message=10_000)
-
-    def __init__(self) -> None:
-        self.posted: list[Digest] = []
-
-    async def run(self, core: Core) -> None:
-        await asyncio.Event().wait()
-
-    async def send_digest(self, key: ChannelKey, digest: Digest, outbox: Outbox) -> None:
-        self.posted.append(digest)
-        await outbox.record(0, "ok")
-
-    async def close(self) -> None:
-        return None
-
-
 class Errors(logging.Handler):
     """The Slack adapter's error lines, with an event to wait on instead of sleeping."""
 
@@ -254,7 +235,7 @@ def slack_errors() -> Iterator[Errors]:
 async def test_revoked_token_stops_slack_and_the_others_go_on(
     core: Core, slack: FakeSlack, vt: VirtualTime, slack_errors: Errors
 ) -> None:
-    adapter, other = adapter_for(slack, vt), Other()
+    adapter, other = adapter_for(slack, vt), MemoryAdapter("console", serve=True)
     async with running(core, adapter, other) as task:
         room = Room(core, slack)
         await room.do("subscribe agent")
@@ -276,7 +257,7 @@ async def test_refused_token_at_start_is_one_clear_line(
     core: Core, slack: FakeSlack, vt: VirtualTime, caplog: pytest.LogCaptureFixture
 ) -> None:
     adapter = adapter_for(slack, vt, token="xoxb-not-the-right-one")
-    await asyncio.wait_for(adapter.run(core), 5)
+    await asyncio.wait_for(adapter.run(core.host(adapter)), 5)
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == [
         "Slack adapter stopped: Slack refused SLACK_BOT_TOKEN (invalid_auth). "
@@ -285,37 +266,12 @@ async def test_refused_token_at_start_is_one_clear_line(
     assert "xoxb-not-the-right-one" not in caplog.text
 
 
-async def test_pacer_spaces_posts_per_channel_and_across_the_workspace() -> None:
-    waits: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        waits.append(seconds)
-
-    pacer = Pacer(Timing(lambda: 0.0, sleep), channel_gap=1.0, per_minute=120)  # time stands still: all at once
-    for channel in "AABA":
-        await pacer.wait(channel)
-    # A at 0; A at 1 (a second per channel); B at 1.5 (the workspace: one slot every 0.5 s, in turn); A at 2
-    assert waits == [1.0, 1.5, 2.0]
-
-
-async def test_pacer_never_fills_the_workspace_budget_within_a_minute() -> None:
-    waits: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        waits.append(seconds)
-
-    pacer = Pacer(Timing(lambda: 0.0, sleep), channel_gap=1.0, per_minute=2)
-    for channel in "ABCD":
-        await pacer.wait(channel)
-    # A at 0, B at 30; C at 61, not 60: had A reached Slack a little late, one minute would hold three; D at 91
-    assert waits == [30.0, 61.0, 91.0]
-
-
 async def test_refused_app_token_is_one_clear_line(
     core: Core, slack: FakeSlack, vt: VirtualTime, caplog: pytest.LogCaptureFixture
 ) -> None:
     config = SlackConfig(bot_token=slack.bot_token, app_token="xapp-revoked", api_url=slack.api_url)
-    await asyncio.wait_for(SlackAdapter(config, timing=Timing(vt.clock, vt.sleep)).run(core), 5)
+    adapter = SlackAdapter(config, timing=vt.timing)
+    await asyncio.wait_for(adapter.run(core.host(adapter)), 5)
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == [
         "Slack adapter stopped: Slack refused SLACK_APP_TOKEN (invalid_auth). "
         "The other adapters go on; fix it and restart paperboy."
@@ -339,16 +295,10 @@ async def test_digest_before_any_connection_is_left_for_the_next_poll(
     slack: FakeSlack, vt: VirtualTime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("adapters.slack.READY_WAIT", 0.0)
-    sent: list[tuple[int, str]] = []
-
-    async def record(part: int, ts: str) -> None:
-        sent.append((part, ts))
-
+    outbox = MemoryOutbox()
     with pytest.raises(SendFailed, match="not connected yet"):
-        await adapter_for(slack, vt).send_digest(
-            ChannelKey("slack", "T", "C"), Digest("t", ()), Outbox("pb1", {}, False, record)
-        )
-    assert sent == []
+        await send(adapter_for(slack, vt), ChannelKey("slack", "T", "C"), Digest("t", ()), outbox, vt)
+    assert outbox.sent == {} and not outbox.in_flight
 
 
 async def test_hostile_paper_reaches_the_channel_inert(core: Core, slack: FakeSlack, bot: SlackAdapter) -> None:

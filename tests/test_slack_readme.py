@@ -11,10 +11,10 @@ import pytest
 
 from adapters.slack import SlackAdapter, create
 from adapters.slack.config import SlackConfig
-from adapters.slack.pacing import Timing
 from bot.core import Core
 from tests.conftest import readme_section
-from tests.fakes.slack_api import FakeSlack, VirtualTime, running, shown, slash_command
+from tests.fakes.slack_api import FakeSlack, running, shown, slash_command
+from tests.support import VirtualTime
 
 ROOT = Path(__file__).parent.parent
 DOC = readme_section("Slack")
@@ -56,8 +56,8 @@ async def over_socket(slack: FakeSlack, text: str, *, channel: str, user: str) -
     return next(r.body for r in slack.responses if r.name == name)
 
 
-async def test_readme_steps_work_as_written(core: Core, caplog: pytest.LogCaptureFixture) -> None:
-    vt = VirtualTime()
+async def test_readme_steps_work_as_written(core: Core, clock: VirtualTime, caplog: pytest.LogCaptureFixture) -> None:
+    vt = clock
     async with FakeSlack(clock=vt.clock, channel_rate=True) as slack:
         # 1-2. The app is created from the manifest and installed: the fake is that workspace.
         ada = slack.add_user("ada")
@@ -72,7 +72,7 @@ async def test_readme_steps_work_as_written(core: Core, caplog: pytest.LogCaptur
 
         # 4. paperboy run
         assert "paperboy run" in blocks("sh")[-1]
-        adapter = SlackAdapter(SlackConfig.from_env(env), timing=Timing(vt.clock, vt.sleep))
+        adapter = SlackAdapter(SlackConfig.from_env(env), timing=vt.timing)
         with caplog.at_level(logging.INFO, logger="adapters.slack"):
             async with running(core, adapter):
                 [connected] = re.findall(r"`(Slack: connected to .*?)`", DOC)

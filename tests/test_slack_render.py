@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
 
@@ -87,10 +87,10 @@ def test_digest_header_and_paper_as_a_reader_sees_them() -> None:
         "1. EnvHarness: Awakening Static Worlds for Agent Learning",
         "Chengsong Huang, Zifeng Wang, Rujun Han et al. (+14) · 163 upvotes · 8 GitHub stars",
         top.tldr,
-        "Matched: agent, agents",
+        "Matched: agent, agents (#1)",
         "HF · arXiv · PDF · Code · Project",
     ]
-    assert "*agent*, *agents*" in section["text"]["text"]  # the words, in bold
+    assert "Matched: agent, agents (#1)" in section["text"]["text"]  # the words, and the subscription
     assert controls([section]) == [
         "https://huggingface.co/papers/2608.19880",
         "https://huggingface.co/papers/2608.19880",
@@ -107,7 +107,7 @@ def test_tldr_falls_back_to_first_sentence_and_stars_only_when_linked() -> None:
     lines = shown([message.blocks[1]]).splitlines()
     assert lines[1] == "Ada · 1 upvote"
     assert lines[2] == "We study cats."
-    assert lines[3] == "HF · arXiv · PDF · Project"
+    assert lines[3:] == ["Matched: #1", "HF · arXiv · PDF · Project"]
 
 
 def test_hostile_paper_is_inert() -> None:
@@ -195,8 +195,10 @@ def digests(draw: st.DrawFn) -> Digest:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(digests())
+@example(Digest(" \n\t", (DigestItem(paper(), (Reason(1, "q", ()),)),)))  # a blank title once rendered an empty header
 def test_any_digest_fits_block_kit_and_links_only_where_we_link(digest: Digest) -> None:
     parts = render_digest(digest)
+    assert parts[0].text.strip() and parts[0].blocks[0]["text"]["text"].strip()
     ours = {"https://huggingface.co/papers/date/2026-08-21"}
     for entry in digest.items:
         ours.update(url.replace("&", "&amp;") for _, url in entry.paper.links())
@@ -207,21 +209,21 @@ def test_any_digest_fits_block_kit_and_links_only_where_we_link(digest: Digest) 
     assert sum(1 for part in parts for b in part.blocks if b["type"] == "section") == len(digest.items)
 
 
-def test_reply_text_escaped_split_and_command_renamed() -> None:
+def test_reply_text_escaped_and_split() -> None:
     lines = [f"#{n}  {'<q> & ' * 60}  (by <@U0ADA>, 2026-08-21)" for n in range(25)]
     reply = Reply("\n".join([*lines, "Paused: by ada. /papers resume restarts it."]))
-    messages = render_reply(reply, "paper")
+    messages = render_reply(reply)
     for message in messages:
         assert_within_limits(message)
     text = shown([b for m in messages for b in m.blocks])
-    assert "/paper resume restarts it" in text and "/papers" not in text
+    assert "/papers resume restarts it" in text
     assert "<q> & <q>" in text and "(by <@U0ADA>, 2026-08-21)" in text
     assert controls([b for m in messages for b in m.blocks]) == []
 
 
 def test_reply_with_papers_numbers_them() -> None:
     found = recorded()[:3]
-    [message] = render_reply(Reply("3 papers match agent:", items=tuple(item(p, "agent") for p in found)), "papers")
+    [message] = render_reply(Reply("3 papers match agent:", items=tuple(item(p, "agent") for p in found)))
     assert_within_limits(message)
     assert shown([message.blocks[0]]) == "3 papers match agent:"
     titles = [f"{n}. {' '.join(p.title.split())}" for n, p in enumerate(found, 1)]
@@ -229,7 +231,7 @@ def test_reply_with_papers_numbers_them() -> None:
 
 
 def test_note_names_who_and_escapes_what() -> None:
-    note = render_note("U0ADA", 'subscribed this channel to #1: "<!channel>" & diffusion', "papers")
+    note = render_note("U0ADA", 'subscribed this channel to #1: "<!channel>" & diffusion')
     assert controls(list(note.blocks)) == ["@U0ADA"]
     assert shown(list(note.blocks)) == '@U0ADA subscribed this channel to #1: "<!channel>" & diffusion'
     assert note.text == "<@U0ADA> subscribed this channel to #1: \"&lt;!channel&gt;\" &amp; diffusion"

@@ -235,9 +235,13 @@ async def test_item_missing_title_is_skipped(caplog: pytest.LogCaptureFixture) -
     assert "skipping paper 2608.18580: no title" in caplog.text
 
 
-async def test_aclose() -> None:
-    handle, _ = scripted()
-    await source(handle).aclose()
+async def test_aclose_releases_the_connection_pool() -> None:
+    handle, _ = scripted(httpx.Response(200, json=[]))
+    live = source(handle)
+    await live.fetch_day(date(2026, 8, 21))
+    await live.aclose()
+    with pytest.raises(RuntimeError, match="client has been closed"):
+        await live.fetch_day(date(2026, 8, 21))
 
 
 def sample(**paper: object) -> dict:

@@ -152,7 +152,7 @@ class SlackAdapter:
 
     async def _patiently(self, call: Callable[[], Awaitable[AsyncSlackResponse]]) -> AsyncSlackResponse:
         """A start-up call, retried with backoff while Slack cannot be reached."""
-        backoff = Backoff(base=1.0)
+        backoff = Backoff(base=1.0, jitter=0.0)
         attempt = 0
         while True:
             try:

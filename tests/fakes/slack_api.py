@@ -472,26 +472,6 @@ def shown(blocks: list[JSON]) -> str:
     return html.unescape("\n".join(lines))
 
 
-class VirtualTime:
-    """A clock that moves only when code sleeps on it: pacing and backoff cost no real time.
-
-    Pass `clock` to `FakeSlack` and (`clock`, `sleep`) to the code under test, and the
-    fake's rate limits see exactly the pacing the code chose.
-    """
-
-    def __init__(self, start: float = 1_000.0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += max(0.0, seconds)
-        await asyncio.sleep(0)
-
-
 # Running the Slack adapter against the fake
 
 
