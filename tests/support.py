@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.adapter import Adapter, Host, Outbox, PlatformLimits
 from bot.backoff import Backoff
-from bot.models import ChannelKey, Digest
+from bot.models import ChannelKey, CommandContext, Digest, Reply
 from bot.pacing import Pacer, Timing
 from bot.sending import Ledger, Sender
 
@@ -128,3 +128,23 @@ async def send(adapter: Adapter, key: ChannelKey, digest: Digest, outbox: Outbox
     box = outbox.outbox() if isinstance(outbox, MemoryOutbox) else outbox
     sender = Sender(adapter, Pacer(adapter.limits.rates, timing), Backoff(jitter=0.0), timing.sleep)
     await sender.send(key, digest, box, memory.ledger)
+
+
+class StubHost:
+    """A host for an adapter under test on its own: every command is answered "ok", nothing waits."""
+
+    def __init__(self) -> None:
+        self.commands: list[tuple[CommandContext, str]] = []
+
+    async def handle(self, ctx: CommandContext, text: str) -> Reply:
+        self.commands.append((ctx, text))
+        return Reply("ok")
+
+    async def subscription_choices(self, key: ChannelKey) -> list[tuple[str, str]]:
+        return []
+
+    async def pace(self, key: ChannelKey) -> None:
+        return None
+
+    async def wait_started(self) -> None:
+        return None

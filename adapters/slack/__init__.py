@@ -109,15 +109,16 @@ class SlackAdapter:
             self._stopped.set()
 
     async def _release(self) -> None:
-        if self._socket is not None:
-            await self._socket.close_async()  # type: ignore[no-untyped-call]
-            self._socket = None
-        if self._web is not None:
-            await self._web.cleanup()
-            self._web = None
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        """Close what is open; each handle is taken before awaiting, so `close` and `run` never close one twice."""
+        socket, self._socket = self._socket, None
+        web_runner, self._web = self._web, None
+        session, self._session = self._session, None
+        if socket is not None:
+            await socket.close_async()  # type: ignore[no-untyped-call]
+        if web_runner is not None:
+            await web_runner.cleanup()
+        if session is not None:
+            await session.close()
 
     async def _start(self, host: Host) -> _Identity | None:
         """Authenticate, register the command and connect; None when Slack refuses."""

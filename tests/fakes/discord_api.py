@@ -167,6 +167,7 @@ class FakeDiscord:
         self.clock = clock
         self.faults: list[Fault] = []
         self.channel_errors: dict[int, tuple[int, int, str]] = {}
+        self.lost_answers = 0  # posts still to store and then answer 503, as if the answer were lost
         self.messages: defaultdict[int, list[Json]] = defaultdict(list)  # channel id -> what people see
         self.commands: dict[int | None, list[Json]] = {}  # guild id (None: global) -> synced commands
         self.interactions: dict[int, Interaction] = {}
@@ -299,6 +300,9 @@ class FakeDiscord:
         if nonce is not None:
             self._nonces[(channel, nonce)] = (self.clock(), message)
         self.messages[channel].append(message)
+        if self.lost_answers:
+            self.lost_answers -= 1
+            return _error(503, 0, "Service Unavailable")
         return _answer(message, headers=headers)
 
     async def _callback(self, request: web.Request) -> web.Response:
