@@ -73,7 +73,7 @@ class TelegramAdapter:
         self._timing = timing
         self._backoff = backoff or Backoff(base=1.0, cap=60.0)
         self._poll_seconds = poll_seconds
-        self._stopped = asyncio.Event()
+        self.stopped = asyncio.Event()  # set once this adapter is done, for good
         self._stop_reason: str | None = None
         self._ready_by: float | None = None
         self._offset: int | None = None  # the next update to ask for; Telegram forgets the earlier ones when asked
@@ -90,27 +90,29 @@ class TelegramAdapter:
                          self.app.bot.username, self.app.bot.id, COMMAND)
                 self.connected.set()
                 poller = asyncio.create_task(self._poll())
-                stopped = asyncio.create_task(self._stopped.wait())
-                await asyncio.wait([poller, stopped], return_when=asyncio.FIRST_COMPLETED)
-                for task in (poller, stopped):
-                    task.cancel()
-                await asyncio.gather(poller, stopped, return_exceptions=True)
+                stopped = asyncio.create_task(self.stopped.wait())
+                try:
+                    await asyncio.wait([poller, stopped], return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for task in (poller, stopped):
+                        task.cancel()
+                    await asyncio.gather(poller, stopped, return_exceptions=True)
         finally:
-            self._stopped.set()
+            self.stopped.set()
             await self._release()
         if self._stop_reason:
             log.error("Telegram adapter stopped: %s. The other adapters go on; fix it and restart paperboy.",
                       self._stop_reason)
 
     async def close(self) -> None:
-        self._stopped.set()
+        self.stopped.set()
         await self._release()
 
     def give_up(self, reason: AdapterStopped | str) -> None:
         """Stop serving for good (a refused token); run() logs why."""
-        if not self._stopped.is_set():
+        if not self.stopped.is_set():
             self._stop_reason = str(reason)
-            self._stopped.set()
+            self.stopped.set()
 
     async def _start(self, host: Host) -> bool:
         """Check the token, register the command menu, make sure no webhook holds the updates; False if refused."""
@@ -125,7 +127,7 @@ class TelegramAdapter:
         except InvalidToken:
             self.give_up(REFUSED)
             return False
-        if self._stopped.is_set():  # closed while connecting
+        if self.stopped.is_set():  # closed while connecting
             return False
         await self.app.start()
         return True
@@ -220,14 +222,14 @@ class TelegramAdapter:
 
     async def _ready(self) -> None:
         """Until connected. Digests due at start-up wait for the connection, until READY_WAIT."""
-        if not (self.connected.is_set() or self._stopped.is_set()):
+        if not (self.connected.is_set() or self.stopped.is_set()):
             loop = asyncio.get_running_loop()
             left = READY_WAIT if self._ready_by is None else max(0.0, self._ready_by - loop.time())
-            waits = [asyncio.ensure_future(self.connected.wait()), asyncio.ensure_future(self._stopped.wait())]
+            waits = [asyncio.ensure_future(self.connected.wait()), asyncio.ensure_future(self.stopped.wait())]
             await asyncio.wait(waits, timeout=left, return_when=asyncio.FIRST_COMPLETED)
             for waiting in waits:
                 waiting.cancel()
-        if self._stopped.is_set():
+        if self.stopped.is_set():
             raise AdapterStopped(self._stop_reason or "the Telegram adapter is stopped")
         if not self.connected.is_set():
             raise SendFailed("Telegram is not connected yet")

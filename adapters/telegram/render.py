@@ -126,7 +126,7 @@ def digest_parts(digest: Digest) -> list[str]:
 
 def reply_parts(reply: Reply, note: str | None = None) -> list[str]:
     """A command's answer: its lines, a closing note when given, then any papers, in as few messages as fit."""
-    lines = [escape(line, LINE_CHARS) for line in reply.text.splitlines()]
+    lines = [clip(line, LINE_CHARS, _safe) for line in reply.text.splitlines()]  # spacing kept: help aligns
     if note:
         lines.append(f"<i>{escape(note, LINE_CHARS)}</i>")
     texts = [

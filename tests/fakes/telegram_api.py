@@ -182,7 +182,7 @@ class FakeTelegram:
     async def __aenter__(self) -> FakeTelegram:
         app = web.Application()
         app.router.add_post("/bot{token}/{method}", self._call)
-        self._runner = web.AppRunner(app)
+        self._runner = web.AppRunner(app, access_log=None)  # its lines would show the token
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -230,6 +230,10 @@ class FakeTelegram:
 
     def replies(self, chat_id: int, message_id: int) -> list[Sent]:
         return [m for m in self.messages[chat_id] if m.reply_to == message_id]
+
+    def unconfirmed(self) -> list[Json]:
+        """Updates the bot has not confirmed by asking for a later offset: it would get them again."""
+        return list(self._updates)
 
     def count(self, method: str) -> int:
         return sum(1 for called, _ in self.calls if called == method)
