@@ -277,7 +277,8 @@ async def test_a_revoked_token_stops_telegram_and_the_others_go_on(
     adapter, other = adapter_for(telegram, vt), MemoryAdapter(serve=True)
     with caplog.at_level(logging.INFO):
         async with running(vcore, adapter, other) as core_task:
-            telegram.token = "123456789:revoked"  # the next getUpdates is refused
+            telegram.token = "123456789:revoked"
+            telegram.command(GROUP, BOB, "/papers help")  # ends the long poll in flight: the next one is refused
             await asyncio.wait_for(adapter.stopped.wait(), 10)
             async with asyncio.timeout(10):
                 while not (errors := [r for r in caplog.records if r.levelno >= logging.ERROR]):
