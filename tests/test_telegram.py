@@ -24,7 +24,7 @@ from bot.models import Digest, DigestItem, Paper, Reason
 from bot.source import FileSource
 from tests.conftest import add_busy_day
 from tests.contract.harness_telegram import seen
-from tests.fakes.telegram_api import ADA, BOB, TOKEN, Fault, FakeTelegram, Sent
+from tests.fakes.telegram_api import ADA, BOB, TOKEN, FakeTelegram, Fault, Sent
 from tests.support import MemoryAdapter, VirtualTime
 
 GROUP = -1_001_234_567_890

@@ -23,8 +23,8 @@ from collections.abc import Sequence
 
 from bot.adapter import PlatformLimits
 from bot.models import Digest, DigestItem, Reply, one_line
-from bot.packing import pack
 from bot.pacing import Rate
+from bot.packing import pack
 from bot.plaintext import clean
 from bot.text import clip, plural
 

@@ -15,9 +15,8 @@ from adapters.telegram.render import WORD_JOINER
 from bot.backoff import Backoff
 from bot.models import ChannelKey, CommandContext, Reply
 from tests.contract.harness import Fault, Seen
-from tests.fakes.telegram_api import ADA, MESSAGE_CHARS, TOKEN, FakeTelegram
+from tests.fakes.telegram_api import ADA, MESSAGE_CHARS, TOKEN, FakeTelegram, Sent
 from tests.fakes.telegram_api import Fault as Answer
-from tests.fakes.telegram_api import Sent
 from tests.support import VirtualTime
 
 CHAT = -1_001_000_000_001
