@@ -20,6 +20,7 @@ REGISTRY: tuple[AdapterSpec, ...] = (
         "DISCORD_TOKEN",
         {"discord-invite": "print the URL that invites the bot to a Discord server"},
     ),
+    AdapterSpec("telegram", "adapters.telegram", "TELEGRAM_BOT_TOKEN"),
     AdapterSpec("console", "adapters.console"),
 )
 
