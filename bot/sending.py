@@ -34,7 +34,9 @@ class Ledger:
 class Sender:
     """Sends digests for one adapter under its pacer and the shared backoff."""
 
-    def __init__(self, adapter: Adapter, pacer: Pacer, backoff: Backoff, sleep: Callable[[float], Awaitable[None]]) -> None:
+    def __init__(
+        self, adapter: Adapter, pacer: Pacer, backoff: Backoff, sleep: Callable[[float], Awaitable[None]]
+    ) -> None:
         self._adapter = adapter
         self._pacer = pacer
         self._backoff = backoff

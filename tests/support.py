@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bot.adapter import Adapter, Host, Outbox, PlatformLimits
 from bot.backoff import Backoff
@@ -148,3 +150,17 @@ class StubHost:
 
     async def wait_started(self) -> None:
         return None
+
+
+@asynccontextmanager
+async def running(core: Any, *adapters: Any) -> AsyncIterator[asyncio.Task[None]]:
+    """`core.run(adapters)` as a task for the block: entered once the core is ready and
+    every adapter with a `connected` event has connected; cancelled on exit."""
+    task = asyncio.create_task(core.run(list(adapters)))
+    waits = [core.ready.wait(), *(a.connected.wait() for a in adapters if hasattr(a, "connected"))]
+    try:
+        await asyncio.wait_for(asyncio.gather(*waits), 10)
+        yield task
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -13,7 +13,7 @@ import json
 import re
 import sqlite3
 import unicodedata
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from bot.commandset import COMMANDS
 from bot.config import Settings
 from bot.core import Core
 from bot.matcher import explain
-from bot.models import ChannelKey, CommandContext, Digest, DigestItem, Reason
+from bot.models import ChannelKey, CommandContext, DigestItem, Reason
 from bot.plaintext import render_item
 from bot.query import parse
 from bot.source import FileSource, HuggingFaceSource, SourceError, parse_items

@@ -17,8 +17,8 @@ from adapters.slack import EVENTS_PATH, SlackAdapter
 from adapters.slack.config import SlackConfig
 from bot.core import Core
 from bot.models import CommandContext, Reply
-from tests.fakes.slack_api import FakeSlack, controls, running, shown, signed, slash_command
-from tests.support import VirtualTime
+from tests.fakes.slack_api import FakeSlack, controls, shown, signed, slash_command
+from tests.support import VirtualTime, running
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 _names = count(1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from adapters import REGISTRY
 from adapters.slack import SlackAdapter, create
 from adapters.slack.config import SlackConfig
 from adapters import main
+from bot.commandset import BY_NAME, COMMANDS
 from bot.config import ConfigError
 
 SOCKET = {"SLACK_BOT_TOKEN": "xoxb-1-secret", "SLACK_APP_TOKEN": "xapp-1-secret"}
@@ -81,3 +83,14 @@ def test_paperboy_run_refuses_http_mode_without_secret(
         "paperboy: SLACK_SIGNING_SECRET is required in HTTP mode (SLACK_APP_TOKEN unset): "
         "copy it from the app's Basic Information page\n"
     )
+
+
+def test_the_manifest_offers_the_command_tables_subcommands() -> None:
+    manifest = (Path(__file__).parent.parent / "slack-manifest.yml").read_text()
+    [command] = re.findall(r"- command: (/\S+)", manifest)
+    [hint] = re.findall(r"usage_hint: \"(.*)\"", manifest)
+    assert command == "/papers"
+    assert [part.split()[0] for part in hint.split(" | ")] == [spec.name for spec in COMMANDS]
+    for part in hint.split(" | "):
+        name, *words = part.split()
+        assert words == BY_NAME[name].usage.split()[1 : 1 + len(words)], part  # the table's own argument names

@@ -21,8 +21,8 @@ from bot.core import Core
 from bot.models import ChannelKey, CommandContext, Digest
 from bot.store import Channel
 from tests.conftest import add_busy_day
-from tests.fakes.slack_api import FakeSlack, Fault, controls, running, shown
-from tests.support import MemoryAdapter, MemoryOutbox, VirtualTime, send
+from tests.fakes.slack_api import FakeSlack, Fault, controls, shown
+from tests.support import MemoryAdapter, MemoryOutbox, VirtualTime, running, send
 
 AUG21 = date(2026, 8, 21)
 

@@ -13,8 +13,8 @@ from adapters.slack import SlackAdapter, create
 from adapters.slack.config import SlackConfig
 from bot.core import Core
 from tests.conftest import readme_section
-from tests.fakes.slack_api import FakeSlack, running, shown, slash_command
-from tests.support import VirtualTime
+from tests.fakes.slack_api import FakeSlack, shown, slash_command
+from tests.support import VirtualTime, running
 
 ROOT = Path(__file__).parent.parent
 DOC = readme_section("Slack")

@@ -6,9 +6,7 @@ import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -18,31 +16,16 @@ from adapters.telegram.commands import DESCRIPTION, channel_key
 from adapters.telegram.render import WORD_JOINER, digest_parts
 from bot.backoff import Backoff
 from bot.commandset import COMMANDS
-from bot.config import ConfigError, Settings
+from bot.config import ConfigError
 from bot.core import Core
 from bot.models import Digest, DigestItem, Paper, Reason
-from bot.source import FileSource
 from tests.conftest import add_busy_day
 from tests.contract.harness_telegram import seen
-from tests.fakes.telegram_api import ADA, BOB, TOKEN, FakeTelegram, Fault, Sent
-from tests.support import MemoryAdapter, VirtualTime
+from tests.fakes.telegram_api import ADA, BOB, TOKEN, FakeTelegram, Fault, ask, shown
+from tests.support import MemoryAdapter, VirtualTime, running
 
 GROUP = -1_001_234_567_890
 KICKED = (403, "Forbidden: bot was kicked from the supergroup chat")
-
-
-@pytest.fixture
-def vt() -> VirtualTime:
-    return VirtualTime()
-
-
-@pytest.fixture
-async def vcore(tmp_path: Path, days_dir: Path, vt: VirtualTime) -> AsyncIterator[Core]:
-    """The conftest core, but pacing and backoff on virtual time: Telegram's 20 posts a minute take no real time."""
-    opened = await Core.open(Settings(db=str(tmp_path / "paperboy.db"), source=str(days_dir)),
-                             FileSource(days_dir), vt, vt.timing)
-    yield opened
-    await opened.close()
 
 
 @pytest.fixture
@@ -53,33 +36,9 @@ async def telegram() -> AsyncIterator[FakeTelegram]:
         yield fake
 
 
-def adapter_for(fake: FakeTelegram, vt: VirtualTime) -> TelegramAdapter:
-    return TelegramAdapter(TelegramConfig(fake.token, fake.api_url), timing=vt.timing,
+def adapter_for(fake: FakeTelegram, clock: VirtualTime) -> TelegramAdapter:
+    return TelegramAdapter(TelegramConfig(fake.token, fake.api_url), timing=clock.timing,
                            backoff=Backoff(base=1.0, cap=60.0, draw=lambda: 0.0))
-
-
-@asynccontextmanager
-async def running(core: Core, *adapters: object) -> AsyncIterator[asyncio.Task[None]]:
-    """`core.run(adapters)` for the block, entered once the core is ready and Telegram connected."""
-    task = asyncio.create_task(core.run(list(adapters)))  # type: ignore[arg-type]
-    waits = [core.ready.wait(), *(a.connected.wait() for a in adapters if isinstance(a, TelegramAdapter))]
-    try:
-        await asyncio.wait_for(asyncio.gather(*waits), 10)
-        yield task
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-
-async def ask(fake: FakeTelegram, chat: int, user: object, text: str) -> list[Sent]:
-    """Send a command as `user`; the bot's replies to it, once there are some."""
-    message = fake.command(chat, user, text)  # type: ignore[arg-type]
-    await fake.wait_for(lambda: fake.replies(chat, message))
-    return fake.replies(chat, message)
-
-
-def shown(replies: list[Sent]) -> str:
-    return "\n\n".join(reply.shown.text for reply in replies)
 
 
 # Configuration
@@ -109,17 +68,17 @@ def test_the_token_switches_telegram_on() -> None:
 # Commands
 
 
-async def test_start_registers_the_papers_command_from_the_table(vcore: Core, telegram: FakeTelegram,
-                                                                 vt: VirtualTime) -> None:
-    async with running(vcore, adapter_for(telegram, vt)):
+async def test_start_registers_the_papers_command_from_the_table(core: Core, telegram: FakeTelegram,
+                                                                 clock: VirtualTime) -> None:
+    async with running(core, adapter_for(telegram, clock)):
         assert telegram.commands == [{"command": "papers", "description": DESCRIPTION}]
         assert all(spec.name in DESCRIPTION for spec in COMMANDS)
         assert telegram.count("deleteWebhook") == 1
 
 
-async def test_group_admins_change_the_chat_and_members_may_only_look(vcore: Core, telegram: FakeTelegram,
-                                                                       vt: VirtualTime) -> None:
-    async with running(vcore, adapter_for(telegram, vt)):
+async def test_group_admins_change_the_chat_and_members_may_only_look(core: Core, telegram: FakeTelegram,
+                                                                       clock: VirtualTime) -> None:
+    async with running(core, adapter_for(telegram, clock)):
         refused = shown(await ask(telegram, GROUP, BOB, "/papers subscribe diffusion"))
         assert refused.startswith("You need permission to manage this channel to use /papers subscribe.")
         assert (await ask(telegram, GROUP, BOB, "/papers list"))[0].shown.text.startswith("This channel has no")
@@ -136,24 +95,24 @@ async def test_group_admins_change_the_chat_and_members_may_only_look(vcore: Cor
     assert telegram.count("getChatMember") == 5  # every command in a group asks who is an admin
 
 
-async def test_a_private_chat_is_managed_by_its_user(vcore: Core, telegram: FakeTelegram, vt: VirtualTime) -> None:
-    async with running(vcore, adapter_for(telegram, vt)):
+async def test_a_private_chat_is_managed_by_its_user(core: Core, telegram: FakeTelegram, clock: VirtualTime) -> None:
+    async with running(core, adapter_for(telegram, clock)):
         [answer] = await ask(telegram, ADA.id, ADA, "/papers subscribe agent")
         assert answer.shown.text.startswith("Subscribed as #1: agent\n")
         assert "Ada subscribed" not in answer.shown.text  # nobody else is there to tell
     assert telegram.count("getChatMember") == 0
 
 
-async def test_commands_addressed_to_the_bot_by_name(vcore: Core, telegram: FakeTelegram, vt: VirtualTime) -> None:
-    async with running(vcore, adapter_for(telegram, vt)):
+async def test_commands_addressed_to_the_bot_by_name(core: Core, telegram: FakeTelegram, clock: VirtualTime) -> None:
+    async with running(core, adapter_for(telegram, clock)):
         other = telegram.command(GROUP, BOB, "/papers@another_bot help")
         helped = shown(await ask(telegram, GROUP, BOB, "/papers@paperboy_bot help"))
         assert helped.startswith("Paperboy posts the Hugging Face Daily Papers")
         assert telegram.replies(GROUP, other) == []
 
 
-async def test_preview_answers_with_the_papers(vcore: Core, telegram: FakeTelegram, vt: VirtualTime) -> None:
-    async with running(vcore, adapter_for(telegram, vt)):
+async def test_preview_answers_with_the_papers(core: Core, telegram: FakeTelegram, clock: VirtualTime) -> None:
+    async with running(core, adapter_for(telegram, clock)):
         replies = await ask(telegram, GROUP, BOB, "/papers preview agent")
     assert re.match(r"\d+ papers? of the last 7 days match agent", replies[0].shown.text)
     assert all(seen(reply).problems == () and seen(reply).size <= 4096 for reply in replies)
@@ -173,8 +132,8 @@ def hostile_digest() -> Digest:
     return Digest("Daily Papers, Fri 21 Aug 2026: 1 paper", (DigestItem(paper, (Reason(1, "bold", ("bold",)),)),))
 
 
-async def test_paper_text_can_neither_format_link_nor_mention(telegram: FakeTelegram, vt: VirtualTime) -> None:
-    adapter = adapter_for(telegram, vt)
+async def test_paper_text_can_neither_format_link_nor_mention(telegram: FakeTelegram, clock: VirtualTime) -> None:
+    adapter = adapter_for(telegram, clock)
     running_adapter = asyncio.create_task(adapter.run(_NoHost()))
     try:
         await asyncio.wait_for(adapter.connected.wait(), 10)
@@ -211,10 +170,10 @@ class _NoHost:
 
 
 async def test_a_long_digest_is_split_and_later_parts_reply_to_the_first(
-    vcore: Core, telegram: FakeTelegram, vt: VirtualTime
+    core: Core, telegram: FakeTelegram, clock: VirtualTime
 ) -> None:
-    await add_busy_day(vcore, vt())
-    async with running(vcore, adapter_for(telegram, vt)):
+    await add_busy_day(core, clock())
+    async with running(core, adapter_for(telegram, clock)):
         await ask(telegram, GROUP, ADA, "/papers subscribe the OR a OR of")
         await ask(telegram, GROUP, ADA, "/papers settings max-papers 50")
         done = await ask(telegram, GROUP, ADA, "/papers digest")
@@ -235,48 +194,48 @@ def test_splitting_is_a_pure_function_of_the_digest() -> None:
     assert len(digest_parts(many)) == 3 and digest_parts(many)[-1].endswith("on Hugging Face Daily Papers</a>")
 
 
-async def test_a_rate_limit_is_waited_out(vcore: Core, telegram: FakeTelegram, vt: VirtualTime) -> None:
-    async with running(vcore, adapter_for(telegram, vt)):
+async def test_a_rate_limit_is_waited_out(core: Core, telegram: FakeTelegram, clock: VirtualTime) -> None:
+    async with running(core, adapter_for(telegram, clock)):
         await ask(telegram, GROUP, ADA, "/papers subscribe agent")
         telegram.faults.append(Fault("sendMessage", 429, "Too Many Requests: retry after 17", retry_after=17))
         done = await ask(telegram, GROUP, ADA, "/papers digest")
-    assert 17 in vt.sleeps
+    assert 17 in clock.sleeps
     assert re.fullmatch(r"Posted \d+ papers?\.", shown(done))
     assert len([m for m in telegram.messages[GROUP] if m.shown.text.startswith("Daily Papers")]) == 1
 
 
-async def test_a_kicked_bot_pauses_the_chat_and_says_why(vcore: Core, telegram: FakeTelegram, vt: VirtualTime) -> None:
-    async with running(vcore, adapter_for(telegram, vt)):
+async def test_a_kicked_bot_pauses_the_chat_and_says_why(core: Core, telegram: FakeTelegram, clock: VirtualTime) -> None:
+    async with running(core, adapter_for(telegram, clock)):
         await ask(telegram, GROUP, ADA, "/papers subscribe agent")
         telegram.gone[GROUP] = KICKED
-        channel = await vcore.store.channel(channel_key(GROUP))
+        channel = await core.store.channel(channel_key(GROUP))
         assert channel is not None
-        assert await vcore.delivery.deliver(channel) == 0
-    paused = await vcore.store.channel(channel_key(GROUP))
+        assert await core.delivery.deliver(channel) == 0
+    paused = await core.store.channel(channel_key(GROUP))
     assert paused is not None and paused.paused_reason == "Telegram says the bot was removed from this chat"
 
 
-async def test_an_answer_lost_after_posting_is_not_posted_again(vcore: Core, telegram: FakeTelegram,
-                                                                 vt: VirtualTime) -> None:
-    async with running(vcore, adapter_for(telegram, vt)):
+async def test_an_answer_lost_after_posting_is_not_posted_again(core: Core, telegram: FakeTelegram,
+                                                                 clock: VirtualTime) -> None:
+    async with running(core, adapter_for(telegram, clock)):
         await ask(telegram, GROUP, ADA, "/papers subscribe agent")
         telegram.faults.append(Fault("sendMessage", 502, "Bad Gateway", commit=True))
         await ask(telegram, GROUP, ADA, "/papers digest")
-        await vcore.delivery.send_open()
+        await core.delivery.send_open()
     digests = [m for m in telegram.messages[GROUP] if m.shown.text.startswith("Daily Papers")]
     assert len(digests) == 1  # stored once, its answer lost: at most once
-    assert await vcore.store.open_digests() == []
+    assert await core.store.open_digests() == []
 
 
 # Stopping and starting
 
 
 async def test_a_revoked_token_stops_telegram_and_the_others_go_on(
-    vcore: Core, telegram: FakeTelegram, vt: VirtualTime, caplog: pytest.LogCaptureFixture
+    core: Core, telegram: FakeTelegram, clock: VirtualTime, caplog: pytest.LogCaptureFixture
 ) -> None:
-    adapter, other = adapter_for(telegram, vt), MemoryAdapter(serve=True)
+    adapter, other = adapter_for(telegram, clock), MemoryAdapter(serve=True)
     with caplog.at_level(logging.INFO):
-        async with running(vcore, adapter, other) as core_task:
+        async with running(core, adapter, other) as core_task:
             telegram.token = "123456789:revoked"
             telegram.command(GROUP, BOB, "/papers help")  # ends the long poll in flight: the next one is refused
             await asyncio.wait_for(adapter.stopped.wait(), 10)
@@ -289,38 +248,38 @@ async def test_a_revoked_token_stops_telegram_and_the_others_go_on(
     assert TOKEN not in caplog.text
 
 
-async def test_a_post_refused_with_401_stops_the_adapter(vcore: Core, telegram: FakeTelegram, vt: VirtualTime) -> None:
-    adapter = adapter_for(telegram, vt)
-    async with running(vcore, adapter):
+async def test_a_post_refused_with_401_stops_the_adapter(core: Core, telegram: FakeTelegram, clock: VirtualTime) -> None:
+    adapter = adapter_for(telegram, clock)
+    async with running(core, adapter):
         await ask(telegram, GROUP, ADA, "/papers subscribe agent")
         telegram.faults.append(Fault("sendMessage", 401, "Unauthorized"))
-        channel = await vcore.store.channel(channel_key(GROUP))
+        channel = await core.store.channel(channel_key(GROUP))
         assert channel is not None
-        assert await vcore.delivery.deliver(channel) == 0
+        assert await core.delivery.deliver(channel) == 0
         await asyncio.wait_for(adapter.stopped.wait(), 10)
-    assert (await vcore.store.open_digests())  # kept for when Telegram is back
+    assert (await core.store.open_digests())  # kept for when Telegram is back
 
 
 async def test_start_up_waits_for_telegram_with_backoff(
-    telegram: FakeTelegram, vt: VirtualTime, caplog: pytest.LogCaptureFixture
+    telegram: FakeTelegram, clock: VirtualTime, caplog: pytest.LogCaptureFixture
 ) -> None:
     telegram.faults += [Fault("getMe", disconnect=True, times=2), Fault("setMyCommands", 502, "Bad Gateway")]
-    adapter = adapter_for(telegram, vt)
+    adapter = adapter_for(telegram, clock)
     with caplog.at_level(logging.WARNING, logger="adapters.telegram"):
         task = asyncio.create_task(adapter.run(_NoHost()))
         await asyncio.wait_for(adapter.connected.wait(), 10)
         await adapter.close()
         await task
-    assert vt.sleeps == [1.0, 2.0, 1.0]
+    assert clock.sleeps == [1.0, 2.0, 1.0]
     waits = [r.getMessage() for r in caplog.records if "trying again" in r.getMessage()]
     assert waits[0].startswith("Telegram: getMe failed (") and waits[0].endswith("trying again in 1 s")
     assert waits[2] == "Telegram: setMyCommands failed (Bad Gateway); trying again in 1 s"
 
 
 async def test_a_refused_token_at_start_stops_with_one_line(
-    telegram: FakeTelegram, vt: VirtualTime, caplog: pytest.LogCaptureFixture
+    telegram: FakeTelegram, clock: VirtualTime, caplog: pytest.LogCaptureFixture
 ) -> None:
-    adapter = TelegramAdapter(TelegramConfig("42:wrong", telegram.api_url), timing=vt.timing)
+    adapter = TelegramAdapter(TelegramConfig("42:wrong", telegram.api_url), timing=clock.timing)
     with caplog.at_level(logging.INFO):
         await asyncio.wait_for(adapter.run(_NoHost()), 10)
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
@@ -328,10 +287,10 @@ async def test_a_refused_token_at_start_stops_with_one_line(
     assert "42:wrong" not in caplog.text
 
 
-async def test_close_stops_polling_and_confirms_the_updates(vcore: Core, telegram: FakeTelegram,
-                                                             vt: VirtualTime) -> None:
-    adapter = adapter_for(telegram, vt)
-    async with running(vcore, adapter):
+async def test_close_stops_polling_and_confirms_the_updates(core: Core, telegram: FakeTelegram,
+                                                             clock: VirtualTime) -> None:
+    adapter = adapter_for(telegram, clock)
+    async with running(core, adapter):
         await ask(telegram, GROUP, BOB, "/papers help")
     await adapter.close()
     assert not adapter.app.running

@@ -12,9 +12,8 @@ from adapters.telegram.config import TelegramConfig
 from bot.core import Core
 from tests.conftest import readme_section
 from tests.contract.harness_telegram import seen
-from tests.fakes.telegram_api import ADA, BOT_ID, BOT_USERNAME, FakeTelegram
-from tests.support import VirtualTime
-from tests.test_telegram import ask, running, shown, vcore, vt  # noqa: F401  (fixtures)
+from tests.fakes.telegram_api import ADA, BOT_ID, BOT_USERNAME, FakeTelegram, ask, shown
+from tests.support import VirtualTime, running
 
 DOC = readme_section("Telegram")
 GROUP = -1_009_000_000_001
@@ -30,7 +29,7 @@ def test_the_variables_table_is_the_adapters_settings() -> None:
     assert rows["TELEGRAM_API_URL"] == TelegramConfig.from_env({"TELEGRAM_BOT_TOKEN": "1:a"}).api_url
 
 
-async def test_the_readme_steps_work_as_written(vcore: Core, vt: VirtualTime, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+async def test_the_readme_steps_work_as_written(core: Core, clock: VirtualTime, caplog: pytest.LogCaptureFixture) -> None:
     async with FakeTelegram() as telegram:
         # 1. BotFather made the bot: the fake is that bot. 4. It is in a group where Ada is an admin.
         telegram.add_chat(GROUP, "group", members={ADA.id: "administrator"})
@@ -45,9 +44,9 @@ async def test_the_readme_steps_work_as_written(vcore: Core, vt: VirtualTime, ca
 
         # 3. paperboy run
         assert blocks("sh")[1].strip() == "paperboy run"
-        adapter = TelegramAdapter(config, timing=vt.timing)
+        adapter = TelegramAdapter(config, timing=clock.timing)
         with caplog.at_level(logging.INFO, logger="adapters.telegram"):
-            async with running(vcore, adapter):
+            async with running(core, adapter):
                 [connected] = re.findall(r"`(Telegram: connected as .*?)`", DOC)
                 assert connected.replace("@paperboy_bot (id ...)", f"@{BOT_USERNAME} (id {BOT_ID})") in caplog.text
                 assert telegram.commands and telegram.commands[0]["command"] == "papers"

@@ -13,11 +13,11 @@ from adapters.telegram import TelegramAdapter, TelegramConfig
 from adapters.telegram.commands import channel_key
 from adapters.telegram.render import WORD_JOINER
 from bot.backoff import Backoff
-from bot.models import ChannelKey, CommandContext, Reply
+from bot.models import ChannelKey
 from tests.contract.harness import Fault, Seen
 from tests.fakes.telegram_api import ADA, MESSAGE_CHARS, TOKEN, FakeTelegram, Sent
 from tests.fakes.telegram_api import Fault as Answer
-from tests.support import VirtualTime
+from tests.support import StubHost, VirtualTime
 
 CHAT = -1_001_000_000_001
 GONE_CHAT = -1_001_000_000_002
@@ -31,22 +31,6 @@ FAULTS: dict[Fault, Answer] = {
 # Telegram notifies the user of any @username it finds in a message.
 _MENTION = re.compile(r"(?<![A-Za-z0-9_])@[A-Za-z0-9_]")
 _PAPER = re.compile(r"<b>\d+\. ")  # how the renderer opens a paper; paper text cannot contain a tag
-
-
-class _Host:
-    """Commands are not what the contract suite drives: a host that answers them politely."""
-
-    async def handle(self, ctx: CommandContext, text: str) -> Reply:
-        return Reply("ok")
-
-    async def subscription_choices(self, key: ChannelKey) -> list[tuple[str, str]]:
-        return []
-
-    async def pace(self, key: ChannelKey) -> None:
-        return None
-
-    async def wait_started(self) -> None:
-        return None
 
 
 def seen(message: Sent) -> Seen:
@@ -79,6 +63,7 @@ class TelegramHarness:
     key: ChannelKey
     gone: ChannelKey
     fake: FakeTelegram
+    faults: frozenset[Fault] = frozenset(FAULTS)
 
     def messages(self, key: ChannelKey) -> list[Seen]:
         return [seen(message) for message in self.fake.messages[int(key.channel)]]
@@ -98,7 +83,7 @@ async def harness() -> AsyncIterator[TelegramHarness]:
         fake.gone[GONE_CHAT] = KICKED
         adapter = TelegramAdapter(TelegramConfig(TOKEN, fake.api_url), timing=time.timing,
                                   backoff=Backoff(draw=lambda: 0.0))
-        running = asyncio.create_task(adapter.run(_Host()))
+        running = asyncio.create_task(adapter.run(StubHost()))
         try:
             await asyncio.wait_for(adapter.connected.wait(), 10)
             yield TelegramHarness(adapter, time, channel_key(CHAT), channel_key(GONE_CHAT), fake)

@@ -19,8 +19,7 @@ import math
 import re
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import count
 from typing import Any
@@ -470,20 +469,3 @@ def shown(blocks: list[JSON]) -> str:
     """Roughly the text a reader sees: links show their label, bold loses its stars, entities are decoded."""
     lines = [_BOLD.sub(r"\1", _LINK.sub(lambda m: m[2] if m[2] is not None else m[1], text)) for text in _texts(blocks)]
     return html.unescape("\n".join(lines))
-
-
-# Running the Slack adapter against the fake
-
-
-@asynccontextmanager
-async def running(core: Any, *adapters: Any) -> AsyncIterator[asyncio.Task[None]]:
-    """`core.run(adapters)` as a task for the block: entered once the core is ready and
-    every adapter with a `connected` event has connected; cancelled on exit."""
-    task = asyncio.create_task(core.run(list(adapters)))
-    waits = [core.ready.wait(), *(a.connected.wait() for a in adapters if hasattr(a, "connected"))]
-    try:
-        await asyncio.wait_for(asyncio.gather(*waits), 10)
-        yield task
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)

@@ -360,3 +360,14 @@ class FakeTelegram:
         if chat is None:
             raise _Refused(400, "Bad Request: chat not found")
         return chat
+
+
+async def ask(fake: FakeTelegram, chat: int, user: object, text: str) -> list[Sent]:
+    """Send a command as `user`; the bot's replies to it, once there are some."""
+    message = fake.command(chat, user, text)
+    await fake.wait_for(lambda: fake.replies(chat, message))
+    return fake.replies(chat, message)
+
+
+def shown(replies: list[Sent]) -> str:
+    return "\n\n".join(reply.shown.text for reply in replies)
