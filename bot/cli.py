@@ -64,9 +64,12 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
 async def _open_core(settings: Settings):  # type: ignore[no-untyped-def]
     from bot.core import Core
     from bot.source import SourceError
+    from bot.store import StoreError
 
     try:
         return await Core.open(settings)
+    except StoreError as err:
+        raise Failure(f"PAPERBOY_DB: {err}") from None
     except (ValueError, SourceError) as err:
         raise Failure(str(err)) from None
 

@@ -1,0 +1,100 @@
+"""Channels, with their delivery settings, and the subscriptions each one follows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import date, datetime
+
+from bot.models import ChannelKey
+from bot.store.database import Database
+from bot.store.rows import CHANNEL_COLUMNS, Channel, Subscription, channel_from
+
+
+class ChannelBook(Database):
+    async def channel(self, key: ChannelKey) -> Channel | None:
+        row = await self._one(
+            f"SELECT {CHANNEL_COLUMNS} FROM channels WHERE platform = ? AND workspace = ? AND channel = ?",
+            (key.platform, key.workspace, key.channel),
+        )
+        return channel_from(row) if row else None
+
+    async def channel_by_id(self, channel_id: int) -> Channel | None:
+        row = await self._one(f"SELECT {CHANNEL_COLUMNS} FROM channels WHERE id = ?", (channel_id,))
+        return channel_from(row) if row else None
+
+    async def ensure_channel(self, key: ChannelKey, time: str, tz: str, now: datetime) -> Channel:
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO channels (platform, workspace, channel, time, tz, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (key.platform, key.workspace, key.channel, time, tz, now.isoformat()),
+            )
+        channel = await self.channel(key)
+        assert channel is not None
+        return channel
+
+    async def channels(self) -> list[Channel]:
+        """Every channel that has at least one subscription."""
+        rows = await self._all(
+            f"SELECT {CHANNEL_COLUMNS} FROM channels"
+            " WHERE EXISTS (SELECT 1 FROM subscriptions s WHERE s.channel_id = channels.id) ORDER BY id"
+        )
+        return [channel_from(r) for r in rows]
+
+    _SETTABLE = frozenset(
+        {"time", "tz", "mode", "min_upvotes", "max_papers", "paused_reason", "since_day", "last_run_at"}
+    )
+
+    async def update_channel(self, channel: Channel, **changes: object) -> Channel:
+        unknown = set(changes) - self._SETTABLE
+        if unknown:
+            raise ValueError(f"not a channel setting: {', '.join(sorted(unknown))}")
+        values = {
+            name: value.isoformat() if isinstance(value, date | datetime) else value
+            for name, value in changes.items()
+        }
+        assignments = ", ".join(f"{name} = ?" for name in values)
+        async with self.transaction() as db:
+            await db.execute(
+                f"UPDATE channels SET {assignments} WHERE id = ?", (*values.values(), channel.id)
+            )
+        return replace(channel, **changes)  # type: ignore[arg-type]
+
+    async def subscriptions(self, channel_id: int | None = None) -> list[Subscription]:
+        where, params = ("WHERE channel_id = ?", (channel_id,)) if channel_id is not None else ("", ())
+        rows = await self._all(
+            "SELECT id, channel_id, query, created_by, created_at, created_by_name"
+            f" FROM subscriptions {where} ORDER BY id",
+            params,
+        )
+        return [Subscription(r[0], r[1], r[2], r[3], datetime.fromisoformat(r[4]), r[5]) for r in rows]
+
+    async def add_subscription(
+        self, channel: Channel, query: str, user: str, user_name: str | None, now: datetime, limit: int
+    ) -> Subscription | None:
+        """Store a subscription unless the channel already has `limit`; None when full."""
+        async with self.transaction() as db:
+            async with db.execute(
+                "SELECT count(*) FROM subscriptions WHERE channel_id = ?", (channel.id,)
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row and row[0] >= limit:
+                return None
+            async with db.execute(
+                "INSERT INTO subscriptions (channel_id, query, created_by, created_by_name, created_at)"
+                " VALUES (?, ?, ?, ?, ?) RETURNING id",
+                (channel.id, query, user, user_name, now.isoformat()),
+            ) as cursor:
+                inserted = await cursor.fetchone()
+        assert inserted is not None
+        return Subscription(int(inserted[0]), channel.id, query, user, now, user_name)
+
+    async def remove_subscriptions(self, channel_id: int, ids: Sequence[int]) -> int:
+        marks = ", ".join("?" for _ in ids)
+        async with self.transaction() as db:
+            cursor = await db.execute(
+                f"DELETE FROM subscriptions WHERE channel_id = ? AND id IN ({marks})",
+                (channel_id, *ids),
+            )
+            return cursor.rowcount
