@@ -34,11 +34,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot import relevance  # noqa: E402
-from bot.models import Paper  # noqa: E402
-from bot.relevance import Corpus, Labels, Taste, rank, score_tastes, suggest, upvote_order  # noqa: E402
-from bot.similarity import LIKE_THRESHOLD  # noqa: E402
-from bot.source import parse_items  # noqa: E402
+from bot import relevance
+from bot.models import Paper
+from bot.relevance import Corpus, Labels, Taste, rank, score_tastes, suggest, upvote_order
+from bot.similarity import LIKE_THRESHOLD
+from bot.source import parse_items
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / "data"
@@ -47,7 +47,7 @@ RATED = 5  # 👍 and as many 👎 per channel
 TARGET_P5, TARGET_RATIO, TARGET_SUGGEST = 0.6, 2.0, 0.5
 TARGET_RETRAIN_MS, TARGET_SCORE_MS = 100.0, 1000.0
 BLENDS = (0.1, 0.25, 0.5)  # upvote weights tried on the recorded days
-THRESHOLDS = tuple(sorted({0.15, relevance.SUGGEST_THRESHOLD, 0.35}))  # the default, and one each side
+THRESHOLDS = tuple(sorted({0.15, 0.2, 0.25, 0.35, relevance.SUGGEST_THRESHOLD}))  # the default among others
 
 
 def load_corpus() -> list[Paper]:
@@ -282,14 +282,20 @@ def main() -> int:
     tastes = TASTES["tastes"]
     failures = []
 
-    print(f"Quality: {len(tastes)} hand-labelled tastes x {SEEDS} seeds, {RATED} 👍 + {RATED} 👎 from the earlier days,")
+    print(
+        f"Quality: {len(tastes)} hand-labelled tastes x {SEEDS} seeds, {RATED} 👍 + {RATED} 👎 from the earlier days,"
+    )
     print("ranking the later days (84 papers). Corpus upvotes are all 0, so upvote order there is id order.\n")
     by_weak = {weak: evaluate(corpus, tastes, weak) for weak in (True, False)}
-    print(f"| taste | positives (test) | P@5 learned | P@5 upvotes | P@5 random | nDCG@10 learned | nDCG@10 upvotes | nDCG@10 random |")
+    print(
+        "| taste | positives (test) | P@5 learned | P@5 upvotes | P@5 random | nDCG@10 learned | nDCG@10 upvotes | nDCG@10 random |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     train_days = set(TASTES["split"]["train_days"])
     for name, q in by_weak[True].items():
-        n_test = sum(1 for i in tastes[name]["positives"] if str(corpus.papers[corpus.index[i]].featured_day) not in train_days)
+        n_test = sum(
+            1 for i in tastes[name]["positives"] if str(corpus.papers[corpus.index[i]].featured_day) not in train_days
+        )
         print(
             f"| {name} | {n_test} | {mean(q.learned.p5):.2f} | {mean(q.upvotes.p5):.2f} | {mean(q.chance.p5):.2f} "
             f"| {mean(q.learned.ndcg):.2f} | {mean(q.upvotes.ndcg):.2f} | {mean(q.chance.ndcg):.2f} |"
@@ -319,13 +325,17 @@ def main() -> int:
         f"| **{s['ndcg']:.2f}** | {s['up_ndcg']:.2f} | {s['rand_ndcg']:.2f} |"
     )
     ratio = s["p5"] / s["up_p5"] if s["up_p5"] else math.inf
-    print(f"\nLearned vs upvote order, precision@5: {ratio:.1f}x (target >= {TARGET_RATIO}x, and >= {TARGET_P5} absolute)")
+    print(
+        f"\nLearned vs upvote order, precision@5: {ratio:.1f}x (target >= {TARGET_RATIO}x, and >= {TARGET_P5} absolute)"
+    )
     if s["p5"] < TARGET_P5 or ratio < TARGET_RATIO:
         failures.append("ranking precision")
 
-    print(f"\n\"Also for you\": each later day alone, up to {relevance.SUGGESTIONS} papers above a relevance threshold")
+    print(f'\n"Also for you": each later day alone, up to {relevance.SUGGESTIONS} papers above a relevance threshold')
     print(f"(default {relevance.SUGGEST_THRESHOLD}); delivered-but-unrated papers as weak negatives or ignored:")
-    print("| unrated deliveries | P@5 | nDCG@10 | threshold | suggestion precision | suggested per day | days without the taste that got one |")
+    print(
+        "| unrated deliveries | P@5 | nDCG@10 | threshold | suggestion precision | suggested per day | days without the taste that got one |"
+    )
     print("|---|---|---|---|---|---|---|")
     for weak, t in itertools.product((True, False), THRESHOLDS):
         w = summary[weak]
@@ -342,8 +352,12 @@ def main() -> int:
     wave = Corpus.build([*papers, *recorded])
     assert wave is not None
     rec = recorded_quality(wave, recorded, tastes)
-    print(f"\nRecorded days (2024-10-25 + 2026-08-21 pooled, {len(recorded)} papers, real upvotes), tastes with >= 5 positives there:")
-    print(f"| taste | P@5 learned | P@5 blended ({relevance.UPVOTE_BLEND} upvotes) | P@5 upvotes | P@5 random | nDCG@10 learned | nDCG@10 blended | nDCG@10 upvotes | nDCG@10 random |")
+    print(
+        f"\nRecorded days (2024-10-25 + 2026-08-21 pooled, {len(recorded)} papers, real upvotes), tastes with >= 5 positives there:"
+    )
+    print(
+        f"| taste | P@5 learned | P@5 blended ({relevance.UPVOTE_BLEND} upvotes) | P@5 upvotes | P@5 random | nDCG@10 learned | nDCG@10 blended | nDCG@10 upvotes | nDCG@10 random |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for name, rows in rec.items():
         cells = " | ".join(f"{mean(rows[k].p5):.2f}" for k in ("learned", "blended", "upvotes", "chance"))
@@ -358,7 +372,9 @@ def main() -> int:
     print(f"Mean P@5 / nDCG@10 by upvote weight: 0: {learned}, {sweep}")
 
     share, pairs = like_threshold_check(corpus, tastes)
-    print(f"\nlike: threshold {LIKE_THRESHOLD}: {pairs} corpus pairs at or above it, {share:.0%} of them share a labelled taste")
+    print(
+        f"\nlike: threshold {LIKE_THRESHOLD}: {pairs} corpus pairs at or above it, {share:.0%} of them share a labelled taste"
+    )
 
     print("\nCost (median of repeats):")
     print("| operation | time | naive way | ratio | target |")
