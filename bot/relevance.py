@@ -178,10 +178,7 @@ class Taste:
         y = [1] * len(liked) + [0] * (len(disliked) + len(weak))
         weight = [1.0] * (len(liked) + len(disliked)) + [WEAK_NEGATIVE_WEIGHT] * len(weak)
         model = LinearSVC(C=SVM_C, class_weight="balanced", tol=1e-3, max_iter=10_000)
-        try:
-            model.fit(corpus.matrix[rows], y, sample_weight=weight)
-        except ValueError:  # one class after all (cannot happen above), or degenerate input
-            return None
+        model.fit(corpus.matrix[rows], y, sample_weight=weight)
         from scipy.sparse import csr_matrix
 
         weights = _strongest(csr_matrix(model.coef_), KEPT_WEIGHTS)
@@ -192,7 +189,10 @@ class Taste:
         return cls(corpus, weights, float(model.intercept_[0]), passed, liked_margin, labels, liked)
 
     def scores(self, rows: csr_matrix | None = None) -> ndarray:
-        """The SVM margin of each row (default: every corpus paper); above 0 reads as "liked"."""
+        """The SVM margin of each row (default: every corpus paper): higher is closer to the taste.
+
+        Margins order one channel's papers; to compare with a threshold, use `relevance`.
+        """
         matrix = self.corpus.matrix if rows is None else rows
         return (matrix @ self.weights.T).toarray().ravel() + self.bias
 
