@@ -1,16 +1,21 @@
 """Which papers a query matches, and which of its terms hit.
 
 `explain` checks one query against one paper and is the reference semantics.
-`Matcher` answers the same question for every (subscription, paper) pair at once:
-it indexes the day's papers (word -> papers, per field, as bit masks), works out
-each term's papers once for all subscriptions, then evaluates each query with a
-few integer operations instead of testing it paper by paper.
+`Matcher` and `match_channels` answer the same question for every (subscription, paper)
+pair at once: an index of the papers (word -> papers, per field, as bit masks), kept
+while the same papers come back, works out each term's and each distinct query's papers
+once for all subscriptions, with a few integer operations instead of paper by paper.
+Matches come grouped per subscription (`Hit`); `by_paper` expands them for those who
+need a reason per paper, which is most of the cost when every pair is wanted.
 """
 
 from __future__ import annotations
 
+import gc
 import operator
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import ContextDecorator
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -102,6 +107,35 @@ class Hit(NamedTuple):
     groups: tuple[Group, ...]
 
 
+class _NoFullCollections(ContextDecorator):
+    """Holds off the garbage collector's full collections, for callers on any thread.
+
+    A full collection walks the whole heap (100k parsed queries and more), holding the GIL for
+    100+ ms: it would slow matching and stall the event loop of a caller in `asyncio.to_thread`.
+    Young collections still run, each over a few hundred new objects, so none grows long either.
+    Overlapping calls nest: the threshold comes back when the last of them ends.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._threshold = gc.get_threshold()
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if not self._depth:
+                self._threshold = gc.get_threshold()
+                gc.set_threshold(*self._threshold[:2], 1 << 30)
+            self._depth += 1
+
+    def __exit__(self, *_: object) -> None:
+        with self._lock:
+            self._depth -= 1
+            if not self._depth:
+                gc.set_threshold(*self._threshold)
+
+
+_no_full_collections = _NoFullCollections()
 _BITS = [tuple(bit for bit in range(8) if byte >> bit & 1) for byte in range(256)]  # byte -> its set bits
 
 
@@ -111,15 +145,18 @@ class Matcher:
     def __init__(self, subscriptions: Iterable[tuple[int, Query]]) -> None:
         self._subscriptions = sorted(subscriptions, key=operator.itemgetter(0))
 
+    @_no_full_collections
     def hits(self, papers: Sequence[Paper]) -> list[Hit]:
         """The subscriptions that match any paper, by subscription id, with their matches grouped."""
         return _index(tuple(papers)).hits(self._subscriptions)
 
+    @_no_full_collections
     def match(self, papers: Sequence[Paper]) -> dict[str, tuple[Reason, ...]]:
         """Paper id -> a reason per matching subscription, by subscription id; ids must be unique."""
         return by_paper(self.hits(papers), papers)
 
 
+@_no_full_collections
 def match_channels(
     channels: Mapping[int, Iterable[tuple[int, Query]]], papers: Sequence[Paper]
 ) -> dict[int, dict[str, tuple[Reason, ...]]]:
@@ -195,7 +232,7 @@ class _Index:
         matched = self._mask(root)
         if not matched:
             return ()
-        if type(root) is Or or type(root) is And and Or in map(type, root.children):  # type: ignore[union-attr]
+        if type(root) is Or or type(root) is And and Or in map(type, root.children):
             return self._split(root, matched)
         return (Group(query.terms, self._indices_of(matched)),)  # no OR: every positive term hit
 
@@ -248,10 +285,10 @@ class _Index:
                 return found
             return self._all ^ self._mask(node.child)  # type: ignore[union-attr]  # a Not
         label = node.label  # type: ignore[union-attr]  # a leaf, whose label says all about it
-        found = self._leaves.get(label)
-        if found is None:
-            found = self._leaves[label] = self._find(node)  # type: ignore[arg-type]
-        return found
+        known = self._leaves.get(label)
+        if known is None:
+            known = self._leaves[label] = self._find(node)  # type: ignore[arg-type]
+        return known
 
     def _find(self, leaf: Leaf) -> int:
         if isinstance(leaf, Upvotes):  # thresholds vary a lot, so spare them _holds' dispatch
