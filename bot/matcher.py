@@ -139,6 +139,12 @@ _no_full_collections = _NoFullCollections()
 _BITS = [tuple(bit for bit in range(8) if byte >> bit & 1) for byte in range(256)]  # byte -> its set bits
 
 
+def _bits(mask: int) -> list[int]:
+    """The set bits of `mask`, lowest first."""
+    size = (mask.bit_length() + 7) // 8
+    return [at * 8 + bit for at, byte in enumerate(mask.to_bytes(size, "little")) if byte for bit in _BITS[byte]]
+
+
 class Matcher:
     """All subscriptions against a batch of papers at once; per pair, the same answer as `explain`."""
 
@@ -210,6 +216,7 @@ class _Index:
                 postings = self._postings[name]
                 for word in _distinct(text):
                     postings[word] = postings.get(word, 0) | bit
+        self._texts = {name: [fields[name] for fields in self._fields] for name in TEXT_FIELDS}
         self._all = (1 << len(papers)) - 1
         self._leaves: dict[str, int] = {}
         self._groups: dict[str, tuple[Group, ...]] = {}  # by query text: equal texts parse alike
@@ -219,11 +226,12 @@ class _Index:
         found = []
         known = self._groups
         for subscription, query in subscriptions:
-            groups = known.get(query.text)
+            text = query.text
+            groups = known.get(text)
             if groups is None:
-                groups = known[query.text] = self._group(query)
+                groups = known[text] = self._group(query)
             if groups:
-                found.append(Hit(subscription, query.text, groups))
+                found.append(Hit(subscription, text, groups))
         return found
 
     def _group(self, query: Query) -> tuple[Group, ...]:
@@ -296,25 +304,23 @@ class _Index:
             return sum(1 << i for i, paper in enumerate(self._papers) if compare(paper.upvotes, value))
         if not isinstance(leaf, Term):
             return sum(1 << i for i, paper in enumerate(self._papers) if _holds(leaf, paper, self._fields[i]))
+        first, *rest = leaf.words
         found = 0
-        phrase = _spaced(leaf.words)
         for field in leaf.fields:
             postings = self._postings[field]
-            candidates = self._all
-            for word in leaf.words:
-                candidates &= postings.get(word, 0)
-            candidates &= ~found  # already found in another field
-            if candidates and len(leaf.words) > 1:  # papers with all the words: check they are side by side
-                texts = self._fields
-                candidates = sum(1 << i for i in self._indices_of(candidates) if phrase in texts[i][field])
+            candidates = postings.get(first, 0)
+            if rest and candidates:  # papers with all the words, not yet found: check they are side by side
+                for word in rest:
+                    candidates &= postings.get(word, 0)
+                texts, phrase = self._texts[field], _spaced(leaf.words)
+                for i in _bits(candidates & ~found):
+                    if phrase not in texts[i]:
+                        candidates ^= 1 << i
             found |= candidates
         return found
 
     def _indices_of(self, mask: int) -> tuple[int, ...]:
         found = self._indices.get(mask)
         if found is None:
-            size = (len(self._papers) + 7) // 8
-            found = self._indices[mask] = tuple(
-                [at * 8 + bit for at, byte in enumerate(mask.to_bytes(size, "little")) if byte for bit in _BITS[byte]]
-            )
+            found = self._indices[mask] = tuple(_bits(mask))
         return found
