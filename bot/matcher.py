@@ -1,23 +1,28 @@
 """Which papers a query matches, and which of its terms hit.
 
 `explain` checks one query against one paper and is the reference semantics.
-`Matcher` answers the same question for every (subscription, paper) pair at once:
-it indexes the day's papers (word -> papers, per field, as bit masks), works out
-each term's papers once for all subscriptions, then evaluates each query with a
-few integer operations instead of testing it paper by paper.
+`Matcher` and `match_channels` answer the same question for every (subscription, paper)
+pair at once: an index of the papers (word -> papers, per field, as bit masks), kept
+while the same papers come back, works out each term's and each distinct query's papers
+once for all subscriptions, with a few integer operations instead of paper by paper.
+Matches come grouped per subscription (`Hit`); `by_paper` expands them for those who
+need a reason per paper, which is most of the cost when every pair is wanted.
 """
 
 from __future__ import annotations
 
 import gc
 import operator
-from collections.abc import Callable, Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import ContextDecorator
 from functools import lru_cache
+from typing import NamedTuple
 
 from bot.models import Paper, Reason
-from bot.query import TEXT_FIELDS, And, Leaf, Node, Not, Or, Query, Term, Upvotes, tokens
+from bot.query import TEXT_FIELDS, And, Has, Leaf, Node, Not, Or, Query, Term, Upvotes, tokens
 
-__all__ = ["Matcher", "explain", "tokens"]
+__all__ = ["Group", "Hit", "Matcher", "by_paper", "explain", "match_channels", "tokens"]
 
 _COMPARE: dict[str, Callable[[int, int], bool]] = {
     ">=": operator.ge,
@@ -34,6 +39,12 @@ def _text(parts: tuple[str, ...]) -> str:
     """The parts' tokens as " w1 w2 ... ", parts two spaces apart: a phrase is then a substring
     " a b " that can never span two authors or keywords."""
     return " " + "  ".join(" ".join(tokens(part)) for part in parts) + " "
+
+
+@lru_cache(maxsize=8192)
+def _distinct(text: str) -> tuple[str, ...]:
+    """A field's words once each, for the index; cached like `_text`, whose strings it receives."""
+    return tuple(set(text.split()))
 
 
 def _fields(paper: Paper) -> dict[str, str]:
@@ -80,8 +91,58 @@ def _hits(node: Node, paper: Paper, fields: dict[str, str]) -> list[str] | None:
     return [node.label] if _holds(node, paper, fields) else None
 
 
-_Groups = list[tuple[tuple[str, ...], list[int]]]  # (words that hit, paper indices)
+class Group(NamedTuple):
+    """Papers one query matches for the same words."""
+
+    words: tuple[str, ...]  # as `explain` lists them
+    papers: tuple[int, ...]  # indices into the papers matched
+
+
+class Hit(NamedTuple):
+    """A subscription's matches. Equal queries share one `groups`, so a hit costs one tuple
+    however many papers it covers; `by_paper` expands it only for callers that need that."""
+
+    subscription_id: int
+    query: str
+    groups: tuple[Group, ...]
+
+
+class _NoFullCollections(ContextDecorator):
+    """Holds off the garbage collector's full collections, for callers on any thread.
+
+    A full collection walks the whole heap (100k parsed queries and more), holding the GIL for
+    100+ ms: it would slow matching and stall the event loop of a caller in `asyncio.to_thread`.
+    Young collections still run, each over a few hundred new objects, so none grows long either.
+    Overlapping calls nest: the threshold comes back when the last of them ends.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._threshold = gc.get_threshold()
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if not self._depth:
+                self._threshold = gc.get_threshold()
+                gc.set_threshold(*self._threshold[:2], 1 << 30)
+            self._depth += 1
+
+    def __exit__(self, *_: object) -> None:
+        with self._lock:
+            self._depth -= 1
+            if not self._depth:
+                gc.set_threshold(*self._threshold)
+
+
+_no_full_collections = _NoFullCollections()
 _BITS = [tuple(bit for bit in range(8) if byte >> bit & 1) for byte in range(256)]  # byte -> its set bits
+
+
+def _bits(mask: int) -> list[int]:
+    """The set bits of `mask`, lowest first."""
+    size = (mask.bit_length() + 7) // 8
+    return [at * 8 + bit for at, byte in enumerate(mask.to_bytes(size, "little")) if byte for bit in _BITS[byte]]
 
 
 class Matcher:
@@ -90,32 +151,59 @@ class Matcher:
     def __init__(self, subscriptions: Iterable[tuple[int, Query]]) -> None:
         self._subscriptions = sorted(subscriptions, key=operator.itemgetter(0))
 
+    @_no_full_collections
+    def hits(self, papers: Sequence[Paper]) -> list[Hit]:
+        """The subscriptions that match any paper, by subscription id, with their matches grouped."""
+        return _index(tuple(papers)).hits(self._subscriptions)
+
+    @_no_full_collections
     def match(self, papers: Sequence[Paper]) -> dict[str, tuple[Reason, ...]]:
         """Paper id -> a reason per matching subscription, by subscription id; ids must be unique."""
-        collecting = gc.isenabled()
-        gc.disable()  # we allocate many acyclic objects; GC passes over 100k queries would triple the time
-        try:
-            index = _Index(papers)
-            found: list[list[Reason]] = [[] for _ in papers]
-            done: dict[str, _Groups] = {}  # popular queries recur; equal texts parse alike
-            for subscription, query in self._subscriptions:
-                groups = done.get(query.text)
-                if groups is None:
-                    groups = done[query.text] = index.groups(query)
-                for words, hits in groups:
-                    reason = Reason(subscription, query.text, words)
-                    for i in hits:
-                        found[i].append(reason)
-            return {papers[i].id: tuple(reasons) for i, reasons in enumerate(found) if reasons}
-        finally:
-            if collecting:
-                gc.enable()
+        return by_paper(self.hits(papers), papers)
+
+
+@_no_full_collections
+def match_channels(
+    channels: Mapping[int, Iterable[tuple[int, Query]]], papers: Sequence[Paper]
+) -> dict[int, dict[str, tuple[Reason, ...]]]:
+    """Channel id -> `Matcher(subscriptions).match(papers)` for each channel, in one pass.
+
+    The index and each distinct query are worked out once for the whole wave instead of per
+    channel. CPU-bound and synchronous: run it in `asyncio.to_thread` to keep the event loop free.
+    """
+    index = _index(tuple(papers))
+    return {
+        channel: by_paper(index.hits(sorted(subscriptions, key=operator.itemgetter(0))), papers)
+        for channel, subscriptions in channels.items()
+    }
+
+
+def by_paper(hits: Iterable[Hit], papers: Sequence[Paper]) -> dict[str, tuple[Reason, ...]]:
+    """Paper id -> a reason per hit, in the hits' order; `papers` are those the hits were matched on."""
+    found: dict[int, list[Reason]] = {}
+    for subscription, query, groups in hits:
+        for words, indices in groups:
+            reason = Reason(subscription, query, words)
+            for i in indices:
+                reasons = found.get(i)
+                if reasons is None:
+                    found[i] = [reason]
+                else:
+                    reasons.append(reason)
+    return {papers[i].id: tuple(found[i]) for i in sorted(found)}
+
+
+@lru_cache(maxsize=4)  # delivery matches channel after channel, and previews run again, on the same papers
+def _index(papers: tuple[Paper, ...]) -> _Index:
+    return _Index(papers)
 
 
 class _Index:
-    """One day's papers, with every leaf's papers as a bit mask, computed once and shared.
+    """A set of papers, with every leaf's papers as a bit mask, computed once and shared.
 
-    Bit i stands for papers[i]: AND, OR and NOT are then single integer operations.
+    Bit i stands for papers[i]: AND, OR and NOT are then single integer operations. Each
+    distinct query's groups are kept too, so equal queries of other subscriptions or channels
+    cost a dictionary lookup. Threads may share an index: a race only computes a value twice.
     """
 
     def __init__(self, papers: Sequence[Paper]) -> None:
@@ -123,25 +211,40 @@ class _Index:
         self._fields = [_fields(paper) for paper in papers]
         self._postings: dict[str, dict[str, int]] = {name: {} for name in TEXT_FIELDS}  # word -> mask
         for i, fields in enumerate(self._fields):
+            bit = 1 << i
             for name, text in fields.items():
                 postings = self._postings[name]
-                for word in set(text.split()):
-                    postings[word] = postings.get(word, 0) | 1 << i
+                for word in _distinct(text):
+                    postings[word] = postings.get(word, 0) | bit
+        self._texts = {name: [fields[name] for fields in self._fields] for name in TEXT_FIELDS}
         self._all = (1 << len(papers)) - 1
         self._leaves: dict[str, int] = {}
-        self._indices: dict[int, list[int]] = {}
+        self._groups: dict[str, tuple[Group, ...]] = {}  # by query text: equal texts parse alike
+        self._indices: dict[int, tuple[int, ...]] = {}
 
-    def groups(self, query: Query) -> _Groups:
+    def hits(self, subscriptions: Iterable[tuple[int, Query]]) -> list[Hit]:
+        found = []
+        known = self._groups
+        for subscription, query in subscriptions:
+            text = query.text
+            groups = known.get(text)
+            if groups is None:
+                groups = known[text] = self._group(query)
+            if groups:
+                found.append(Hit(subscription, text, groups))
+        return found
+
+    def _group(self, query: Query) -> tuple[Group, ...]:
         """The matching papers grouped by the words that hit, as `explain` lists them."""
         root = query.root
         matched = self._mask(root)
         if not matched:
-            return []
-        if isinstance(root, Or) or isinstance(root, And) and any(isinstance(child, Or) for child in root.children):
+            return ()
+        if type(root) is Or or type(root) is And and Or in map(type, root.children):
             return self._split(root, matched)
-        return [(query.terms, self._indices_of(matched))]  # no OR: every positive term hit
+        return (Group(query.terms, self._indices_of(matched)),)  # no OR: every positive term hit
 
-    def _split(self, root: And | Or, matched: int) -> _Groups:
+    def _split(self, root: And | Or, matched: int) -> tuple[Group, ...]:
         """Group the matches by which leaves an OR credits on each."""
         credits: list[tuple[str, int]] = []
         self._credit(root, matched, credits)
@@ -150,46 +253,50 @@ class _Index:
             split = []
             for words, hits in groups:
                 inside = hits & where
-                if not inside:
+                if not inside or label in words:  # not credited here, or listed already
                     split.append((words, hits))
-                    continue
-                split.append(((*words, label), inside))
-                if inside != hits:
-                    split.append((words, hits ^ inside))
+                elif inside == hits:
+                    split.append(((*words, label), hits))
+                else:
+                    split += ((*words, label), inside), (words, hits ^ inside)
             groups = split
-        return [(tuple(dict.fromkeys(words)), self._indices_of(hits)) for words, hits in groups]
+        return tuple(Group(words, self._indices_of(hits)) for words, hits in groups)
 
     def _credit(self, node: And | Or, within: int, credits: list[tuple[str, int]]) -> None:
         """Collect (label, papers where that leaf is credited) under `node`, mirroring `_hits` with masks."""
-        narrow = isinstance(node, Or)  # an OR credits a branch only where that branch holds
+        narrow = type(node) is Or  # an OR credits a branch only where that branch holds
         for child in node.children:
-            if isinstance(child, Not):
+            kind = type(child)
+            if kind is Not:
                 continue
             where = within & self._mask(child) if narrow else within
-            if isinstance(child, (And, Or)):
-                self._credit(child, where, credits)
+            if kind is And or kind is Or:
+                self._credit(child, where, credits)  # type: ignore[arg-type]
             else:
-                credits.append((child.label, where))
+                credits.append((child.label, where))  # type: ignore[union-attr]
 
     def _mask(self, node: Node) -> int:
-        """The papers matching `node`. `type() is` beats isinstance here: this runs per node per query."""
-        if type(node) is And:
-            found = self._all
-            for child in node.children:
-                found &= ~self._mask(child.child) if type(child) is Not else self._mask(child)
-            return found
-        if type(node) is Or:
-            found = 0
-            for child in node.children:
-                found |= self._mask(child)
-            return found
-        if type(node) is Not:
-            return self._all & ~self._mask(node.child)
+        """The papers matching `node`. `type() is`, terms first, beats isinstance: this runs per node per query."""
+        kind = type(node)
+        if kind is not Term and kind is not Upvotes and kind is not Has:
+            if kind is And:
+                found = self._all
+                for child in node.children:  # type: ignore[union-attr]
+                    found &= ~self._mask(child.child) if type(child) is Not else self._mask(child)
+                    if not found:  # the rest cannot add papers back
+                        return 0
+                return found
+            if kind is Or:
+                found = 0
+                for child in node.children:  # type: ignore[union-attr]
+                    found |= self._mask(child)
+                return found
+            return self._all ^ self._mask(node.child)  # type: ignore[union-attr]  # a Not
         label = node.label  # type: ignore[union-attr]  # a leaf, whose label says all about it
-        found = self._leaves.get(label)
-        if found is None:
-            found = self._leaves[label] = self._find(node)  # type: ignore[arg-type]
-        return found
+        known = self._leaves.get(label)
+        if known is None:
+            known = self._leaves[label] = self._find(node)  # type: ignore[arg-type]
+        return known
 
     def _find(self, leaf: Leaf) -> int:
         if isinstance(leaf, Upvotes):  # thresholds vary a lot, so spare them _holds' dispatch
@@ -197,25 +304,23 @@ class _Index:
             return sum(1 << i for i, paper in enumerate(self._papers) if compare(paper.upvotes, value))
         if not isinstance(leaf, Term):
             return sum(1 << i for i, paper in enumerate(self._papers) if _holds(leaf, paper, self._fields[i]))
+        first, *rest = leaf.words
         found = 0
-        phrase = _spaced(leaf.words)
         for field in leaf.fields:
             postings = self._postings[field]
-            candidates = self._all
-            for word in leaf.words:
-                candidates &= postings.get(word, 0)
-            candidates &= ~found  # already found in another field
-            if candidates and len(leaf.words) > 1:  # papers with all the words: check they are side by side
-                texts = self._fields
-                candidates = sum(1 << i for i in self._indices_of(candidates) if phrase in texts[i][field])
+            candidates = postings.get(first, 0)
+            if rest and candidates:  # papers with all the words, not yet found: check they are side by side
+                for word in rest:
+                    candidates &= postings.get(word, 0)
+                texts, phrase = self._texts[field], _spaced(leaf.words)
+                for i in _bits(candidates & ~found):
+                    if phrase not in texts[i]:
+                        candidates ^= 1 << i
             found |= candidates
         return found
 
-    def _indices_of(self, mask: int) -> list[int]:
+    def _indices_of(self, mask: int) -> tuple[int, ...]:
         found = self._indices.get(mask)
         if found is None:
-            size = (len(self._papers) + 7) // 8
-            found = self._indices[mask] = [
-                at * 8 + bit for at, byte in enumerate(mask.to_bytes(size, "little")) if byte for bit in _BITS[byte]
-            ]
+            found = self._indices[mask] = tuple(_bits(mask))
         return found

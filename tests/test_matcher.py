@@ -1,9 +1,11 @@
-"""What queries match on real papers, the words given as the reason, and Matcher == explain."""
+"""What queries match on real papers, the words given as the reason, and Matcher == match_channels == explain."""
 
 from __future__ import annotations
 
+import gc
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -13,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.matcher import Matcher, explain, tokens
+from bot.matcher import Matcher, by_paper, explain, match_channels, tokens
 from bot.models import Paper, Reason
 from bot.query import Query, QueryError, parse
 
@@ -304,3 +306,60 @@ def test_matcher_agrees_with_explain_for_any_query_that_parses(text: str) -> Non
     except QueryError:
         return
     assert Matcher([(1, query)]).match(PAPERS) == expected([(1, query)], PAPERS)
+
+
+# Grouped hits, and a wave of channels in one pass
+
+
+def test_hits_group_each_subscriptions_papers_by_the_words_that_hit() -> None:
+    either = parse("diffusion OR GPT-4o")
+    subscriptions = [(9, either), (2, parse("nonexistentword")), (4, either)]
+    hits = Matcher(subscriptions).hits(PAPERS)
+    assert [hit.subscription_id for hit in hits] == [4, 9]  # by id, only those that match
+    assert hits[0].groups is hits[1].groups  # equal queries share their groups
+    for words, indices in hits[0].groups:
+        assert {explain(subscriptions[0][1], PAPERS[i]) for i in indices} == {words}
+    assert sorted(i for group in hits[0].groups for i in group.papers) == [
+        i for i, p in enumerate(PAPERS) if explain(subscriptions[0][1], p) is not None
+    ]
+    assert by_paper(hits, PAPERS) == Matcher(subscriptions).match(PAPERS) == expected(subscriptions, PAPERS)
+
+
+def test_match_channels_gives_every_channel_its_own_matches() -> None:
+    channels = {
+        7: [(3, parse("diffusion -video")), (1, parse("GPT-4o"))],
+        8: [(5, parse("diffusion -video"))],  # the same query as channel 7's, another subscription
+        9: [(6, parse("nonexistentword"))],
+        10: [],
+    }
+    plan = match_channels(channels, PAPERS)
+    assert plan.keys() == channels.keys()
+    assert plan[7] == expected(channels[7], PAPERS)
+    assert plan[8] == {p: (Reason(5, "diffusion -video", ("diffusion",)),) for p in matches("diffusion -video")}
+    assert plan[9] == plan[10] == {}
+
+
+def test_a_new_set_of_papers_gets_fresh_answers() -> None:
+    subscriptions = [(1, parse("upvotes:>=100 OR envharness"))]
+    assert Matcher(subscriptions).match(PAPERS) == expected(subscriptions, PAPERS)
+    cooler = [replace(p, upvotes=0) if p is ENVHARNESS else p for p in PAPERS]
+    assert Matcher(subscriptions).match(cooler) == expected(subscriptions, cooler)
+    assert match_channels({1: subscriptions}, PAPERS[:5])[1] == expected(subscriptions, PAPERS[:5])
+
+
+def test_matching_from_many_threads_agrees_and_restores_the_collector() -> None:
+    threshold = gc.get_threshold()
+    channels = {c: [(c, parse(text))] for c, text in enumerate(["diffusion", "agent -has:code", "policy OR video"])}
+    with ThreadPoolExecutor(4) as pool:
+        plans = list(pool.map(lambda _: match_channels(channels, PAPERS), range(8)))
+    assert all(plan == {c: expected(s, PAPERS) for c, s in channels.items()} for plan in plans)
+    assert gc.get_threshold() == threshold
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(queries, max_size=3), min_size=1, max_size=6), st.sampled_from([PAPERS, PAPERS[::-1][:20]]))
+def test_match_channels_agrees_with_explain_for_random_waves(texts: list[list[str]], papers: list[Paper]) -> None:
+    parsed = {text: parse(text, max_length=10_000) for channel in texts for text in channel}
+    ids = iter(range(10_000))
+    channels = {100 + c: [(next(ids), parsed[text]) for text in channel] for c, channel in enumerate(texts)}
+    assert match_channels(channels, papers) == {c: expected(s, papers) for c, s in channels.items()}
