@@ -245,7 +245,7 @@ class Commands:
             return Reply(f"This channel has no subscriptions yet. Start with /{call.ctx.command} subscribe QUERY.", ok=False)
         if channel.paused_reason:
             return Reply(f"This channel is paused ({channel.paused_reason}). /{call.ctx.command} resume restarts it.", ok=False)
-        posted = await self._delivery.deliver(channel)
+        posted = await self._delivery.deliver([channel])
         if posted:
             return Reply(f"Posted {plural(posted, 'paper')}.")
         after = await self._store.channel(call.ctx.key)

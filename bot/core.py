@@ -46,7 +46,7 @@ class Core:
         self.source = source
         self.clock = clock
         self.delivery = Delivery(store, clock, timing, backoff)
-        self.scheduler = Scheduler(self.poll, self.delivery.run_scheduled, settings.poll_minutes)
+        self.scheduler = Scheduler(self.poll, self.delivery.run_due, settings.poll_minutes)
         self.ready = asyncio.Event()
         self.commands = Commands(store, self.delivery, settings, clock, self.scheduler.schedule, self.ready)
 
@@ -105,11 +105,11 @@ class Core:
         return sorted(due)
 
     async def start(self) -> None:
-        """Catch up after downtime: poll once, then run each channel's missed digest once."""
+        """Catch up after downtime: poll once, then run every channel's missed digest once, as one wave."""
         await self.poll()
         for channel in await self.store.channels():
             self.scheduler.schedule(channel)
-            await self.delivery.run_scheduled(channel.id)
+        await self.delivery.run_due()
         self.scheduler.start()
         self.ready.set()
 

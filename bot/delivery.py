@@ -9,24 +9,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections import defaultdict, deque
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from functools import partial
 from zoneinfo import ZoneInfo
 
 from bot.adapter import Adapter, AdapterStopped, ChannelGone, Outbox, SendFailed
 from bot.backoff import Backoff
-from bot.matcher import Matcher
-from bot.models import Digest, DigestItem, day_url
+from bot.gcpause import no_full_collections
+from bot.matcher import match_channels
+from bot.models import Digest, DigestItem, Paper, Reason, day_url
 from bot.pacing import REAL_TIME, Pacer, Timing
-from bot.query import QueryError, parse
+from bot.query import Query, QueryError, parse
 from bot.sending import Ledger, Sender
-from bot.store import Channel, PlannedDigest, Store
+from bot.store import Channel, DigestPlan, PlannedDigest, Store
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+Wave = dict[int, dict[str, tuple[Reason, ...]]]  # channel id -> paper id -> why it matched
 
 # Channels of one platform planned and sent at once. When a thousand channels fall due together,
 # this lets the first digests go out while the rest wait, instead of all planning first; one
@@ -53,18 +55,49 @@ def digest_title(items: list[DigestItem], total: int) -> str:
     return f"Daily Papers, {when}: {total} {noun} for this channel"
 
 
-async def channel_matches(store: Store, channel: Channel, since: date) -> list[DigestItem]:
-    """The channel's matches featured on or after `since` and not yet delivered, best first."""
-    queries = []
-    for sub in await store.subscriptions(channel.id):
-        try:
-            queries.append((sub.id, parse(sub.query)))
-        except QueryError:
-            log.warning("subscription %s no longer parses; skipping it", sub.id)
-    papers = [p for p in await store.papers_since(since) if p.upvotes >= channel.min_upvotes]
-    reasons = Matcher(queries).match(papers)
-    done = await store.delivered_ids(channel.id, reasons)
-    return [DigestItem(p, reasons[p.id]) for p in papers if p.id in reasons and p.id not in done]
+def match_wave(subscriptions: Mapping[int, Sequence[tuple[int, str]]], papers: Sequence[Paper]) -> Wave:
+    """Each channel's matches among `papers` (paper id -> reasons), parsed and matched in one pass.
+
+    CPU-bound and synchronous: the caller runs it in a worker thread.
+    """
+    queries: dict[int, list[tuple[int, Query]]] = {}
+    for channel, subs in subscriptions.items():
+        queries[channel] = []
+        for sub_id, text in subs:
+            try:
+                queries[channel].append((sub_id, parse(text)))
+            except QueryError:
+                log.warning("subscription %s no longer parses; skipping it", sub_id)
+    return match_channels(queries, papers)
+
+
+def plan_wave(
+    channels: Sequence[Channel],
+    papers: Sequence[Paper],
+    wave: Wave,
+    done: set[tuple[int, str]],
+    since: Mapping[int, date],
+    newest: date,
+) -> tuple[list[DigestPlan], list[Channel]]:
+    """The digest of each channel with something new, and the channels with nothing new that
+    must move on to `newest`. `papers` are best first. CPU-bound: the caller runs it in a thread."""
+    order = {paper.id: position for position, paper in enumerate(papers)}
+    by_id = {paper.id: paper for paper in papers}
+    plans, caught_up = [], []
+    for channel in channels:
+        hits = wave[channel.id]
+        ids = sorted((paper_id for paper_id in hits if (channel.id, paper_id) not in done), key=order.__getitem__)
+        items = [
+            DigestItem(paper, hits[paper.id]) for paper in map(by_id.__getitem__, ids)
+            if paper.featured_day >= since[channel.id] and paper.upvotes >= channel.min_upvotes
+        ]
+        if items:
+            shown, held = items[: channel.max_papers], items[channel.max_papers :]
+            more_url = day_url(max(i.paper.featured_day for i in held)) if held else None
+            plans.append(DigestPlan(channel, digest_title(shown, len(items)), tuple(shown), tuple(held), more_url))
+        elif channel.since_day != newest:
+            caught_up.append(channel)
+    return plans, caught_up
 
 
 class Delivery:
@@ -75,7 +108,8 @@ class Delivery:
         self._backoff = backoff or Backoff()
         self._senders: dict[str, Sender] = {}
         self._pacers: dict[str, Pacer] = {}
-        self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)  # one sender per channel
+        self._planning = asyncio.Lock()  # one wave planned at a time, so no paper is claimed twice
         self._slots: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(CHANNELS_AT_ONCE))
 
     def pacer(self, adapter: Adapter) -> Pacer:
@@ -92,29 +126,52 @@ class Delivery:
     def detach(self, platform: str) -> None:
         self._senders.pop(platform, None)
 
-    async def deliver(self, channel: Channel) -> int:
-        """Plan what is due for the channel, then send everything open for it; returns papers posted."""
+    async def deliver(self, channels: Sequence[Channel]) -> int:
+        """Plan what is due for the channels in one pass, then send everything open for them;
+        returns the papers posted."""
+        async with self._planning:
+            with no_full_collections:
+                await self._plan(channels)
+        queues: defaultdict[str, deque[Channel]] = defaultdict(deque)
+        for channel in channels:
+            queues[channel.key.platform].append(channel)
+        workers = [
+            self._send_queue(queue) for queue in queues.values() for _ in range(min(len(queue), CHANNELS_AT_ONCE))
+        ]
+        return sum(await asyncio.gather(*workers))
+
+    async def _send_queue(self, queue: deque[Channel]) -> int:
+        """One of a platform's senders: channels are taken in turn, so a wave of thousands keeps
+        only a few sends (and their objects) alive at once."""
+        sent = 0
+        while queue:
+            sent += await self._send_channel(queue.popleft())
+        return sent
+
+    async def _send_channel(self, channel: Channel) -> int:
         async with self._slots[channel.key.platform], self._locks[channel.id]:
-            await self._plan(channel)
             sent = 0
             for planned in await self._store.open_digests(channel.id):
                 sent += await self._send(planned)
             return sent
 
-    async def _plan(self, channel: Channel) -> None:
+    async def _plan(self, channels: Sequence[Channel]) -> None:
+        """One matcher pass for the whole wave, off the event loop; one transaction records it."""
         newest = await self._store.featured_days(1)
-        if not newest:
+        if not newest or not channels:
             return
-        items = await channel_matches(self._store, channel, channel.since_day or newest[0])
-        if not items:
-            if channel.since_day != newest[0]:
-                await self._store.update_channel(channel, since_day=newest[0])
-            return
-        shown, held = items[: channel.max_papers], items[channel.max_papers :]
-        more_url = day_url(max(i.paper.featured_day for i in held)) if held else None
-        await self._store.plan_digest(
-            channel, digest_title(shown, len(items)), shown, held, more_url, newest[0], self._clock()
-        )
+        since = {channel.id: channel.since_day or newest[0] for channel in channels}
+        papers = await self._store.papers_since(min(since.values()))
+        wanted = set(since)
+        subscriptions: dict[int, list[tuple[int, str]]] = {channel_id: [] for channel_id in wanted}
+        for sub in await self._store.subscriptions():
+            if sub.channel_id in wanted:
+                subscriptions[sub.channel_id].append((sub.id, sub.query))
+        wave = await asyncio.to_thread(match_wave, subscriptions, papers)
+        done = await self._store.delivered(wanted, {paper_id for hits in wave.values() for paper_id in hits})
+        plans, caught_up = await asyncio.to_thread(plan_wave, channels, papers, wave, done, since, newest[0])
+        if plans or caught_up:
+            await self._store.plan_digests(plans, caught_up, newest[0], self._clock())
 
     async def send_open(self) -> int:
         """Send every digest that was planned and not marked sent (after a crash or a failure)."""
@@ -156,22 +213,20 @@ class Delivery:
         log.info("sent digest %s to %s: %d papers", planned.id, channel.key, len(planned.items))
         return len(planned.items)
 
-    async def run_scheduled(self, channel_id: int) -> int:
-        """The daily job of one channel; a no-op when this occurrence already ran."""
-        channel = await self._store.channel_by_id(channel_id)
-        if channel is None or channel.mode != "daily" or channel.paused_reason is not None:
-            return 0
+    async def run_due(self) -> int:
+        """Every daily channel whose time has come since its last run, as one wave; a no-op when
+        each has run for its latest occurrence (a job firing twice, or late, posts nothing more)."""
         now = self._clock()
-        due = last_occurrence(channel.time, channel.tz, now)
-        if channel.last_run_at is not None and channel.last_run_at >= due:
-            return 0
-        sent = await self.deliver(channel)
-        await self._store.update_channel(channel, last_run_at=now)
+        due = [
+            channel for channel in await self._store.channels()
+            if channel.mode == "daily" and channel.paused_reason is None
+            and (channel.last_run_at is None or channel.last_run_at < last_occurrence(channel.time, channel.tz, now))
+        ]
+        sent = await self.deliver(due)
+        await self._store.mark_run(due, now)
         return sent
 
     async def run_instant(self) -> int:
-        sent = 0
-        for channel in await self._store.channels():
-            if channel.mode == "instant" and channel.paused_reason is None:
-                sent += await self.deliver(channel)
-        return sent
+        """Every instant channel, as one wave: new matches after each poll."""
+        channels = await self._store.channels()
+        return await self.deliver([c for c in channels if c.mode == "instant" and c.paused_reason is None])

@@ -11,14 +11,13 @@ need a reason per paper, which is most of the cost when every pair is wanted.
 
 from __future__ import annotations
 
-import gc
 import operator
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import ContextDecorator
+
 from functools import lru_cache
 from typing import NamedTuple
 
+from bot.gcpause import no_full_collections
 from bot.models import Paper, Reason
 from bot.query import TEXT_FIELDS, And, Has, Leaf, Node, Not, Or, Query, Term, Upvotes, tokens
 
@@ -107,35 +106,6 @@ class Hit(NamedTuple):
     groups: tuple[Group, ...]
 
 
-class _NoFullCollections(ContextDecorator):
-    """Holds off the garbage collector's full collections, for callers on any thread.
-
-    A full collection walks the whole heap (100k parsed queries and more), holding the GIL for
-    100+ ms: it would slow matching and stall the event loop of a caller in `asyncio.to_thread`.
-    Young collections still run, each over a few hundred new objects, so none grows long either.
-    Overlapping calls nest: the threshold comes back when the last of them ends.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._depth = 0
-        self._threshold = gc.get_threshold()
-
-    def __enter__(self) -> None:
-        with self._lock:
-            if not self._depth:
-                self._threshold = gc.get_threshold()
-                gc.set_threshold(*self._threshold[:2], 1 << 30)
-            self._depth += 1
-
-    def __exit__(self, *_: object) -> None:
-        with self._lock:
-            self._depth -= 1
-            if not self._depth:
-                gc.set_threshold(*self._threshold)
-
-
-_no_full_collections = _NoFullCollections()
 _BITS = [tuple(bit for bit in range(8) if byte >> bit & 1) for byte in range(256)]  # byte -> its set bits
 
 
@@ -151,18 +121,18 @@ class Matcher:
     def __init__(self, subscriptions: Iterable[tuple[int, Query]]) -> None:
         self._subscriptions = sorted(subscriptions, key=operator.itemgetter(0))
 
-    @_no_full_collections
+    @no_full_collections
     def hits(self, papers: Sequence[Paper]) -> list[Hit]:
         """The subscriptions that match any paper, by subscription id, with their matches grouped."""
         return _index(tuple(papers)).hits(self._subscriptions)
 
-    @_no_full_collections
+    @no_full_collections
     def match(self, papers: Sequence[Paper]) -> dict[str, tuple[Reason, ...]]:
         """Paper id -> a reason per matching subscription, by subscription id; ids must be unique."""
         return by_paper(self.hits(papers), papers)
 
 
-@_no_full_collections
+@no_full_collections
 def match_channels(
     channels: Mapping[int, Iterable[tuple[int, Query]]], papers: Sequence[Paper]
 ) -> dict[int, dict[str, tuple[Reason, ...]]]:

@@ -1,7 +1,9 @@
-"""APScheduler wiring: one poll job, one daily job per channel at its local time.
+"""APScheduler wiring: one poll job, and one daily job per distinct (time, time zone) of the channels.
 
-Jobs live in memory and are rebuilt at start-up; correctness lives in the ledger, so
-a job that fires twice or late does no harm (`Delivery.run_scheduled` is idempotent).
+A digest job runs every channel that is due as one wave (`Delivery.run_due`), so channels
+sharing a time are planned in one matcher pass. Jobs live in memory and are rebuilt at
+start-up; correctness lives in the ledger, so a job that fires twice or late, or a job left
+behind by a channel that moved to another time, does no harm.
 """
 
 from __future__ import annotations
@@ -33,23 +35,18 @@ class Scheduler:
     def __init__(
         self,
         poll: Callable[[], Awaitable[object]],
-        run_channel: Callable[[int], Awaitable[object]],
+        run_due: Callable[[], Awaitable[object]],
         poll_minutes: int,
     ) -> None:
         self._scheduler = AsyncIOScheduler(job_defaults=_JOB_DEFAULTS, timezone="UTC")
-        self._run_channel = run_channel
+        self._run_due = run_due
         self._scheduler.add_job(poll, IntervalTrigger(minutes=poll_minutes), id="poll")
 
     def schedule(self, channel: Channel) -> None:
-        """Add, move or drop the channel's daily job after its settings changed."""
-        job_id = f"digest-{channel.id}"
-        if channel.mode != "daily":
-            if self._scheduler.get_job(job_id):
-                self._scheduler.remove_job(job_id)
-            return
-        self._scheduler.add_job(
-            self._run_channel, digest_trigger(channel), args=[channel.id], id=job_id, replace_existing=True
-        )
+        """Make sure a job fires at the channel's time, after its settings changed."""
+        job_id = f"digest-{channel.tz}-{channel.time}"
+        if channel.mode == "daily" and self._scheduler.get_job(job_id) is None:
+            self._scheduler.add_job(self._run_due, digest_trigger(channel), id=job_id)
 
     def start(self) -> None:
         self._scheduler.start()

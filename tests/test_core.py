@@ -11,7 +11,7 @@ from adapters.console import KEY, ConsoleAdapter
 from bot.adapter import ChannelGone, SendFailed
 from bot.config import Settings
 from bot.core import Core
-from bot.models import ChannelKey, CommandContext
+from bot.models import ChannelKey, CommandContext, Digest
 from bot.source import FileSource, SourceError
 from tests.support import MemoryAdapter, VirtualTime
 
@@ -65,17 +65,17 @@ async def test_daily_digest_at_the_channel_time_once_across_restart(
     await core.commands.handle(CTX, "schedule 10:30 Europe/Berlin")  # 08:30 UTC in August
 
     clock.advance(hours=1)  # 08:00 UTC: not yet
-    assert await core.delivery.run_scheduled(1) == 0
+    assert await core.delivery.run_due() == 0
     assert recorder.posted == []
 
     clock.advance(minutes=31)  # 08:31 UTC
-    assert await core.delivery.run_scheduled(1) == 6
+    assert await core.delivery.run_due() == 6
     [digest] = recorder.posted
     assert titles(digest)[0] == "EnvHarness: Awakening Static Worlds for Agent Learning"
     upvotes = [item.paper.upvotes for item in digest.items]
     assert upvotes == sorted(upvotes, reverse=True)
     assert digest.items[0].reasons[0].words == ("agent", "agents")
-    assert await core.delivery.run_scheduled(1) == 0  # the job firing twice posts nothing
+    assert await core.delivery.run_due() == 0  # the job firing twice posts nothing
 
     # Restart on the same database: the start-up catch-up must not post again.
     second = Recorder()
@@ -100,7 +100,7 @@ async def test_crash_between_send_and_mark_resumes_without_a_second_post(core: C
     channel = await core.store.channel(KEY)
     assert channel is not None
     try:
-        await core.delivery.deliver(channel)
+        await core.delivery.deliver([channel])
     except KeyboardInterrupt:
         pass
     [open_digest] = await core.store.open_digests()

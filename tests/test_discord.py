@@ -427,13 +427,13 @@ async def test_a_revoked_token_stops_discord_with_one_log_line_and_the_others_go
     discord_channel, console_channel = await core.store.channels()
 
     fake.token = "reset-in-the-developer-portal"
-    assert await core.delivery.deliver(discord_channel) == 0
+    assert await core.delivery.deliver([discord_channel]) == 0
     await asyncio.wait_for(waiter.event.wait(), WAIT)
     assert [r.getMessage() for r in waiter.records] == [
         "the Discord adapter stopped; the other adapters go on: "
         "Discord rejected DISCORD_TOKEN (401 Unauthorized): reset it on the application's Bot page"
     ]
-    assert await core.delivery.deliver(console_channel) == 1
+    assert await core.delivery.deliver([console_channel]) == 1
     assert len(other.posted) == 1 and not running.done()
     assert await core.store.open_digests(discord_channel.id)  # kept for when the token is fixed
     other.finish.set()

@@ -127,15 +127,13 @@ async def test_three_day_outage_then_each_missed_paper_once_within_each_cap(
             assert (await core.commands.handle(ctx(channel), f"subscribe {query}")).ok
             for command in setup:
                 assert (await core.commands.handle(ctx(channel), command)).ok, command
-        channel_ids = [c.id for c in await core.store.channels()]
 
         posted_by_day: dict[date, int] = {}
         for day in WEEK:
             for hour in range(7, 24, 3):  # a poll and the scheduler's jobs every three hours
                 clock.now = at(day, hour)
                 await core.poll()
-                for channel_id in channel_ids:
-                    await core.delivery.run_scheduled(channel_id)
+                await core.delivery.run_due()
             posted_by_day[day] = sum(len(d) for d in posts.by_channel.values())
 
         # Nothing was posted while the source was down, and the bot said why in its log.
@@ -175,8 +173,7 @@ async def test_three_day_outage_then_each_missed_paper_once_within_each_cap(
         before = {c: len(d) for c, d in posts.by_channel.items()}
         clock.advance(days=1)
         await core.poll()
-        for channel_id in channel_ids:
-            await core.delivery.run_scheduled(channel_id)
+        await core.delivery.run_due()
         assert {c: len(d) for c, d in posts.by_channel.items()} == before
     finally:
         await core.close()
@@ -360,7 +357,7 @@ async def one_channel(core: Core, n: int) -> tuple[set[int], set[int]]:
     assert (await core.commands.handle(here, f"settings max-papers {1 + n % 5}")).ok
     channel = await core.store.channel(here.key)
     assert channel is not None
-    await asyncio.gather(core.delivery.deliver(channel), core.delivery.deliver(channel))  # job and /papers digest
+    await asyncio.gather(core.delivery.deliver([channel]), core.delivery.deliver([channel]))  # job and /papers digest
     return kept - {dropped}, {dropped}
 
 

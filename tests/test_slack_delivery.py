@@ -165,7 +165,7 @@ async def test_crash_between_send_and_mark_posts_nothing_twice(
 
     monkeypatch.setattr(core.store, "record_part", dies)
     with pytest.raises(KeyboardInterrupt):
-        await core.delivery.deliver(await room.channel())
+        await core.delivery.deliver([await room.channel()])
     monkeypatch.setattr(core.store, "record_part", record)
     assert len(room.digests()) == crash_at_part + 1
 

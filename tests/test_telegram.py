@@ -210,7 +210,7 @@ async def test_a_kicked_bot_pauses_the_chat_and_says_why(core: Core, telegram: F
         telegram.gone[GROUP] = KICKED
         channel = await core.store.channel(channel_key(GROUP))
         assert channel is not None
-        assert await core.delivery.deliver(channel) == 0
+        assert await core.delivery.deliver([channel]) == 0
     paused = await core.store.channel(channel_key(GROUP))
     assert paused is not None and paused.paused_reason == "Telegram says the bot was removed from this chat"
 
@@ -255,7 +255,7 @@ async def test_a_post_refused_with_401_stops_the_adapter(core: Core, telegram: F
         telegram.faults.append(Fault("sendMessage", 401, "Unauthorized"))
         channel = await core.store.channel(channel_key(GROUP))
         assert channel is not None
-        assert await core.delivery.deliver(channel) == 0
+        assert await core.delivery.deliver([channel]) == 0
         await asyncio.wait_for(adapter.stopped.wait(), 10)
     assert (await core.store.open_digests())  # kept for when Telegram is back
 

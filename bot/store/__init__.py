@@ -8,9 +8,9 @@ from __future__ import annotations
 from bot.store.catalog import PaperCatalog
 from bot.store.database import StoreError
 from bot.store.ledger import Ledger
-from bot.store.rows import Channel, PlannedDigest, Subscription
+from bot.store.rows import Channel, DigestPlan, PlannedDigest, Subscription
 
-__all__ = ["Channel", "PlannedDigest", "Store", "StoreError", "Subscription"]
+__all__ = ["Channel", "DigestPlan", "PlannedDigest", "Store", "StoreError", "Subscription"]
 
 
 class Store(PaperCatalog, Ledger):

@@ -61,6 +61,13 @@ class ChannelBook(Database):
             )
         return replace(channel, **changes)  # type: ignore[arg-type]
 
+    async def mark_run(self, channels: Sequence[Channel], now: datetime) -> None:
+        """Note that these channels' scheduled digest ran at `now` (one transaction for a wave)."""
+        async with self.transaction() as db:
+            await db.executemany(
+                "UPDATE channels SET last_run_at = ? WHERE id = ?", [(now.isoformat(), c.id) for c in channels]
+            )
+
     async def subscriptions(self, channel_id: int | None = None) -> list[Subscription]:
         where, params = ("WHERE channel_id = ?", (channel_id,)) if channel_id is not None else ("", ())
         rows = await self._all(

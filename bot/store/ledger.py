@@ -12,63 +12,57 @@ from datetime import date, datetime
 
 from bot.models import DigestItem
 from bot.store.channels import ChannelBook
-from bot.store.rows import Channel, PAPER_COLUMNS, PlannedDigest, paper_from, reasons_from, reasons_json
+from bot.store.rows import PAPER_COLUMNS, Channel, DigestPlan, PlannedDigest, paper_from, reasons_from, reasons_json
 
 
 class Ledger(ChannelBook):
-    async def delivered_ids(self, channel_id: int, paper_ids: Iterable[str]) -> set[str]:
-        wanted = list(paper_ids)
-        found: set[str] = set()
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ", ".join("?" for _ in chunk)
-            rows = await self._all(
-                f"SELECT paper_id FROM deliveries WHERE channel_id = ? AND paper_id IN ({marks})",
-                (channel_id, *chunk),
-            )
-            found.update(r[0] for r in rows)
+    async def delivered(self, channel_ids: Iterable[int], paper_ids: Iterable[str]) -> set[tuple[int, str]]:
+        """The (channel, paper) pairs among these that the ledger already holds."""
+        channels, papers = list(channel_ids), list(paper_ids)
+        found: set[tuple[int, str]] = set()
+        for start in range(0, len(channels), 400):
+            chunk = channels[start : start + 400]
+            for first in range(0, len(papers), 400):
+                some = papers[first : first + 400]
+                rows = await self._all(
+                    f"SELECT channel_id, paper_id FROM deliveries WHERE channel_id IN ({', '.join('?' * len(chunk))})"
+                    f" AND paper_id IN ({', '.join('?' * len(some))})",
+                    (*chunk, *some),
+                )
+                found.update((int(r[0]), str(r[1])) for r in rows)
         return found
 
-    async def plan_digest(
-        self,
-        channel: Channel,
-        title: str,
-        shown: Sequence[DigestItem],
-        held_back: Sequence[DigestItem],
-        more_url: str | None,
-        since_day: date | None,
-        now: datetime,
-    ) -> int:
-        """Record a digest and claim its papers for the channel in one transaction.
+    async def plan_digests(self, plans: Sequence[DigestPlan], caught_up: Sequence[Channel], newest: date,
+                           now: datetime) -> None:
+        """Record a wave's digests and claim their papers, in one transaction.
 
-        Papers past the channel's cap are claimed too (`shown = 0`): the digest says
-        "and N more" once, and they never flood a later digest. The caller holds the
-        channel's planning lock, so the (channel, paper) key is never hit twice.
+        Papers past a channel's cap are claimed too (`shown = 0`): the digest says "and N
+        more" once, and they never flood a later digest. Every planned channel, and each of
+        `caught_up` (nothing new for it), now looks for papers from `newest` on. The caller
+        plans one wave at a time, so the (channel, paper) key is never hit twice.
         """
         async with self.transaction() as db:
-            async with db.execute(
-                "INSERT INTO digests (channel_id, title, more, more_url, planned_at)"
-                " VALUES (?, ?, ?, ?, ?) RETURNING id",
-                (channel.id, title, len(held_back), more_url, now.isoformat()),
-            ) as cursor:
-                row = await cursor.fetchone()
-            assert row is not None
-            digest_id = int(row[0])
-            rows = [
-                (channel.id, item.paper.id, digest_id, position, int(position < len(shown)),
-                 reasons_json(item.reasons))
-                for position, item in enumerate([*shown, *held_back])
-            ]
-            await db.executemany(
-                "INSERT INTO deliveries (channel_id, paper_id, digest_id, position, shown, reasons)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            if since_day is not None:
-                await db.execute(
-                    "UPDATE channels SET since_day = ? WHERE id = ?", (since_day.isoformat(), channel.id)
+            for plan in plans:
+                async with db.execute(
+                    "INSERT INTO digests (channel_id, title, more, more_url, planned_at)"
+                    " VALUES (?, ?, ?, ?, ?) RETURNING id",
+                    (plan.channel.id, plan.title, len(plan.held), plan.more_url, now.isoformat()),
+                ) as cursor:
+                    row = await cursor.fetchone()
+                assert row is not None
+                await db.executemany(
+                    "INSERT INTO deliveries (channel_id, paper_id, digest_id, position, shown, reasons)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        (plan.channel.id, item.paper.id, int(row[0]), position, int(position < len(plan.shown)),
+                         reasons_json(item.reasons))
+                        for position, item in enumerate([*plan.shown, *plan.held])
+                    ],
                 )
-        return digest_id
+            await db.executemany(
+                "UPDATE channels SET since_day = ? WHERE id = ?",
+                [(newest.isoformat(), channel.id) for channel in [*(p.channel for p in plans), *caught_up]],
+            )
 
     async def open_digests(self, channel_id: int | None = None) -> list[PlannedDigest]:
         """Digests planned and not yet marked sent, oldest first."""

@@ -53,6 +53,17 @@ class PlannedDigest:
     parts: dict[int, str]
 
 
+@dataclass(frozen=True, slots=True)
+class DigestPlan:
+    """A digest to record: the papers shown (best first) and those held back past the channel's cap."""
+
+    channel: Channel
+    title: str
+    shown: tuple[DigestItem, ...]
+    held: tuple[DigestItem, ...]
+    more_url: str | None
+
+
 def day(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
