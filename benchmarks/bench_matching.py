@@ -493,7 +493,7 @@ def per_channel(wave: dict[int, list[tuple[int, Query]]], papers: list[Paper], f
 
 def one_pass(wave: dict[int, list[tuple[int, Query]]], papers: list[Paper]) -> Wave:
     matcher._index.cache_clear()
-    return match_channels(wave, papers)
+    return dict(match_channels(wave, papers))
 
 
 async def lagged(run: Callable[[], T]) -> tuple[float, T]:
@@ -534,7 +534,7 @@ def measure_wave(channels: int, papers: list[Paper], subs: list[tuple[int, Query
     shared_time, _ = clock(partial(per_channel, sample, papers, False))
     runs = [clock(partial(one_pass, wave, papers)) for _ in range(REPEATS)]
     matcher._index.cache_clear()
-    lag, _ = asyncio.run(lagged(partial(match_channels, wave, papers)))
+    lag, _ = asyncio.run(lagged(partial(one_pass, wave, papers)))
     together = runs[0][1]
     return WaveRow(
         channels=channels,
@@ -550,7 +550,7 @@ def measure_wave(channels: int, papers: list[Paper], subs: list[tuple[int, Query
 def report_waves(rows: list[WaveRow]) -> None:
     print(f"\nwave planning: channels x {PER_CHANNEL} subscriptions; per channel = Matcher(subs).match(papers) for"
           f" each channel, timed on {CHANNEL_SAMPLE} channels and extrapolated, with a fresh index (as delivery did)"
-          f" or the index kept across channels; one pass = match_channels(wave, papers), median of {REPEATS};"
+          f" or the index kept across channels; one pass = dict(match_channels(wave, papers)), median of {REPEATS};"
           " lag = the event loop's longest delay while one pass ran in asyncio.to_thread")
     header = (f"{'channels':>8} {'papers':>6} {'per channel s':>13} {'kept index s':>12} {'one pass s':>10}"
               f" {'ratio':>7} {'lag ms':>7} {'disagree':>8}")

@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.config import Settings  # noqa: E402
-from bot.core import Core  # noqa: E402
+from bot.core import Core, settle_heap  # noqa: E402
 from bot.matcher import Matcher  # noqa: E402
 from bot.models import ChannelKey, Paper  # noqa: E402
 from bot.query import parse  # noqa: E402
@@ -36,6 +36,8 @@ class Counting(MemoryAdapter):
 
     async def post(self, key: ChannelKey, message: object, part_key: str, reply_to: str | None) -> str:
         self.count = getattr(self, "count", 0) + 1
+        if self.count == 1:
+            self.first = time.perf_counter()  # the wave is planned and recorded: its sends begin
         return f"{key.channel}-{self.count}"
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
@@ -73,9 +75,10 @@ async def lag_while(work: asyncio.Future[object], tick: float = 0.005) -> float:
     return worst * 1000
 
 
-async def wave(channels: int, paper_count: int) -> tuple[float, float, float, int]:
-    """Seconds for the wave (planning + in-memory sends), worst loop lag in ms, seconds of the
-    per-channel baseline, papers posted."""
+async def wave(channels: int, paper_count: int) -> tuple[float, float, float, float, int]:
+    """Seconds until the wave was planned and recorded (its first post), seconds for the whole
+    wave (with its in-memory sends), worst loop lag in ms, seconds of the per-channel baseline,
+    papers posted."""
     with tempfile.TemporaryDirectory() as folder:
         core = await Core.open(Settings(db=f"{folder}/wave.db", source=str(FIXTURES)),
                                FileSource(FIXTURES / "2026-08-21.json"), clock=lambda: NINE)
@@ -88,11 +91,13 @@ async def wave(channels: int, paper_count: int) -> tuple[float, float, float, in
                     await core.store.add_subscription(channel, text, "u", "bench", NINE, 25)
             memory = Counting()
             core.delivery.attach({"memory": memory})
+            settle_heap()  # as Core.start leaves a running bot: start-up's objects out of the collector's way
             started = time.perf_counter()
             running = asyncio.ensure_future(core.delivery.run_due())
             lag = await lag_while(running)
             posted = await running
             seconds = time.perf_counter() - started
+            planned = memory.first - started
             stored = await core.store.papers_since(NINE.date())
             subs = await core.store.subscriptions()
         finally:
@@ -102,20 +107,21 @@ async def wave(channels: int, paper_count: int) -> tuple[float, float, float, in
     for n in range(sample):
         Matcher([(s.id, parse(s.query)) for s in subs[3 * n : 3 * n + 3]]).match(stored)
     baseline = (time.perf_counter() - started) * channels / sample
-    return seconds, lag, baseline, posted
+    return planned, seconds, lag, baseline, posted
 
 
 async def main() -> int:
-    print(f"{'channels':>8} {'papers':>6} {'per-channel s':>13} {'wave s':>7} {'ratio':>6} {'loop lag ms':>11} {'posted':>7}")
+    print(f"{'channels':>8} {'papers':>6} {'per-channel s':>13} {'planned s':>9} {'with sends s':>12}"
+          f" {'loop lag ms':>11} {'posted':>7}")
     worst = 0.0
     for channels, count in ((1_000, 42), (1_000, 504), (10_000, 42), (10_000, 504)):
-        seconds, lag, baseline, posted = await wave(channels, count)
-        print(f"{channels:>8,} {count:>6} {baseline:>13.2f} {seconds:>7.2f} {baseline / seconds:>5.0f}x {lag:>11.1f} "
-              f"{posted:>7,}")
+        planned, seconds, lag, baseline, posted = await wave(channels, count)
+        print(f"{channels:>8,} {count:>6} {baseline:>13.2f} {planned:>9.2f} {seconds:>12.2f} {lag:>11.1f} {posted:>7,}")
         if channels == 10_000:
             worst = max(worst, lag)
-    print("per-channel s: a matcher per channel on the event loop (timed on 300 channels, scaled);"
-          " wave s: run_due end to end (store reads, one-pass matching, one transaction, in-memory sends)")
+    print("per-channel s: matching alone, a matcher per channel on the event loop, as before (300 channels timed,"
+          " scaled); planned s: run_due until the wave is matched in one pass and recorded in one transaction"
+          " (store reads and writes included); with sends s: until every digest is sent and marked (3 commits each)")
     met = worst < TARGET_LAG_MS
     print(f"target: worst event-loop lag under {TARGET_LAG_MS:.0f} ms at 10,000 channels: {worst:.1f} ms ->"
           f" {'met' if met else 'MISSED'}")

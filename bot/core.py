@@ -7,6 +7,7 @@ and the core sends digests through them with `Delivery`. The core imports no ada
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -110,6 +111,7 @@ class Core:
         for channel in await self.store.channels():
             self.scheduler.schedule(channel)
         await self.delivery.run_due()
+        settle_heap()
         self.scheduler.start()
         self.ready.set()
 
@@ -136,6 +138,16 @@ class Core:
             log.exception("the %s adapter stopped; the others go on", adapter.platform)
         finally:
             self.delivery.detach(adapter.platform)
+
+
+def settle_heap() -> None:
+    """Move what start-up built (modules, the libraries' objects, the stores' caches) out of the
+    garbage collector's way: objects that live as long as the process would otherwise be walked
+    by every full collection, a pause of 50+ ms on the event loop. They are still freed as
+    usual when nothing refers to them; only their reference cycles, if any, are never collected.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def recent_days(today: date, count: int) -> list[date]:

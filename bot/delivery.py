@@ -19,7 +19,7 @@ from bot.adapter import Adapter, AdapterStopped, ChannelGone, Outbox, SendFailed
 from bot.backoff import Backoff
 from bot.gcpause import no_full_collections
 from bot.matcher import match_channels
-from bot.models import Digest, DigestItem, Paper, Reason, day_url
+from bot.models import Digest, DigestItem, Paper, day_url
 from bot.pacing import REAL_TIME, Pacer, Timing
 from bot.query import Query, QueryError, parse
 from bot.sending import Ledger, Sender
@@ -28,7 +28,6 @@ from bot.store import Channel, DigestPlan, PlannedDigest, Store
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-Wave = dict[int, dict[str, tuple[Reason, ...]]]  # channel id -> paper id -> why it matched
 
 # Channels of one platform planned and sent at once. When a thousand channels fall due together,
 # this lets the first digests go out while the rest wait, instead of all planning first; one
@@ -55,46 +54,40 @@ def digest_title(items: list[DigestItem], total: int) -> str:
     return f"Daily Papers, {when}: {total} {noun} for this channel"
 
 
-def match_wave(subscriptions: Mapping[int, Sequence[tuple[int, str]]], papers: Sequence[Paper]) -> Wave:
-    """Each channel's matches among `papers` (paper id -> reasons), parsed and matched in one pass.
+def plan_wave(
+    channels: Sequence[Channel],
+    subscriptions: Mapping[int, Sequence[tuple[int, str]]],
+    papers: Sequence[Paper],
+    done: set[tuple[int, str]],
+    newest: date,
+) -> tuple[list[DigestPlan], list[Channel]]:
+    """The digest of each channel with something new, and the channels with nothing new that
+    must move on to `newest`: queries parsed and matched in one pass over `papers` (best first).
 
     CPU-bound and synchronous: the caller runs it in a worker thread.
     """
     queries: dict[int, list[tuple[int, Query]]] = {}
-    for channel, subs in subscriptions.items():
-        queries[channel] = []
+    for channel_id, subs in subscriptions.items():
+        queries[channel_id] = []
         for sub_id, text in subs:
             try:
-                queries[channel].append((sub_id, parse(text)))
+                queries[channel_id].append((sub_id, parse(text)))
             except QueryError:
                 log.warning("subscription %s no longer parses; skipping it", sub_id)
-    return match_channels(queries, papers)
-
-
-def plan_wave(
-    channels: Sequence[Channel],
-    papers: Sequence[Paper],
-    wave: Wave,
-    done: set[tuple[int, str]],
-    since: Mapping[int, date],
-    newest: date,
-) -> tuple[list[DigestPlan], list[Channel]]:
-    """The digest of each channel with something new, and the channels with nothing new that
-    must move on to `newest`. `papers` are best first. CPU-bound: the caller runs it in a thread."""
-    order = {paper.id: position for position, paper in enumerate(papers)}
-    by_id = {paper.id: paper for paper in papers}
+    by_id = {channel.id: channel for channel in channels}
     plans, caught_up = [], []
-    for channel in channels:
-        hits = wave[channel.id]
-        ids = sorted((paper_id for paper_id in hits if (channel.id, paper_id) not in done), key=order.__getitem__)
+    for channel_id, hits in match_channels(queries, papers):
+        channel = by_id[channel_id]
+        since = channel.since_day or newest
         items = [
-            DigestItem(paper, hits[paper.id]) for paper in map(by_id.__getitem__, ids)
-            if paper.featured_day >= since[channel.id] and paper.upvotes >= channel.min_upvotes
-        ]
+            DigestItem(paper, hits[paper.id]) for paper in papers
+            if paper.id in hits and (channel_id, paper.id) not in done
+            and paper.featured_day >= since and paper.upvotes >= channel.min_upvotes
+        ] if hits else []
         if items:
             shown, held = items[: channel.max_papers], items[channel.max_papers :]
             more_url = day_url(max(i.paper.featured_day for i in held)) if held else None
-            plans.append(DigestPlan(channel, digest_title(shown, len(items)), tuple(shown), tuple(held), more_url))
+            plans.append(DigestPlan.of(channel, digest_title(shown, len(items)), shown, held, more_url))
         elif channel.since_day != newest:
             caught_up.append(channel)
     return plans, caught_up
@@ -160,16 +153,13 @@ class Delivery:
         newest = await self._store.featured_days(1)
         if not newest or not channels:
             return
-        since = {channel.id: channel.since_day or newest[0] for channel in channels}
-        papers = await self._store.papers_since(min(since.values()))
-        wanted = set(since)
-        subscriptions: dict[int, list[tuple[int, str]]] = {channel_id: [] for channel_id in wanted}
-        for sub in await self._store.subscriptions():
-            if sub.channel_id in wanted:
-                subscriptions[sub.channel_id].append((sub.id, sub.query))
-        wave = await asyncio.to_thread(match_wave, subscriptions, papers)
-        done = await self._store.delivered(wanted, {paper_id for hits in wave.values() for paper_id in hits})
-        plans, caught_up = await asyncio.to_thread(plan_wave, channels, papers, wave, done, since, newest[0])
+        papers = await self._store.papers_since(min(channel.since_day or newest[0] for channel in channels))
+        subscriptions: dict[int, list[tuple[int, str]]] = {channel.id: [] for channel in channels}
+        for channel_id, sub_id, query in await self._store.subscription_queries():
+            if channel_id in subscriptions:
+                subscriptions[channel_id].append((sub_id, query))
+        done = await self._store.delivered(subscriptions, [paper.id for paper in papers])
+        plans, caught_up = await asyncio.to_thread(plan_wave, channels, subscriptions, papers, done, newest[0])
         if plans or caught_up:
             await self._store.plan_digests(plans, caught_up, newest[0], self._clock())
 

@@ -12,7 +12,7 @@ need a reason per paper, which is most of the cost when every pair is wanted.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from functools import lru_cache
 from typing import NamedTuple
@@ -132,20 +132,19 @@ class Matcher:
         return by_paper(self.hits(papers), papers)
 
 
-@no_full_collections
 def match_channels(
     channels: Mapping[int, Iterable[tuple[int, Query]]], papers: Sequence[Paper]
-) -> dict[int, dict[str, tuple[Reason, ...]]]:
-    """Channel id -> `Matcher(subscriptions).match(papers)` for each channel, in one pass.
+) -> Iterator[tuple[int, dict[str, tuple[Reason, ...]]]]:
+    """(channel id, `Matcher(subscriptions).match(papers)`) for each channel, in one pass.
 
     The index and each distinct query are worked out once for the whole wave instead of per
-    channel. CPU-bound and synchronous: run it in `asyncio.to_thread` to keep the event loop free.
+    channel. Channels come one at a time, so a wave never holds every channel's matches at once:
+    freeing a hundred thousand of them in one go would stall the event loop. CPU-bound and
+    synchronous: run it in `asyncio.to_thread`, under `no_full_collections`.
     """
     index = _index(tuple(papers))
-    return {
-        channel: by_paper(index.hits(sorted(subscriptions, key=operator.itemgetter(0))), papers)
-        for channel, subscriptions in channels.items()
-    }
+    for channel, subscriptions in channels.items():
+        yield channel, by_paper(index.hits(sorted(subscriptions, key=operator.itemgetter(0))), papers)
 
 
 def by_paper(hits: Iterable[Hit], papers: Sequence[Paper]) -> dict[str, tuple[Reason, ...]]:

@@ -332,7 +332,7 @@ def test_match_channels_gives_every_channel_its_own_matches() -> None:
         9: [(6, parse("nonexistentword"))],
         10: [],
     }
-    plan = match_channels(channels, PAPERS)
+    plan = dict(match_channels(channels, PAPERS))
     assert plan.keys() == channels.keys()
     assert plan[7] == expected(channels[7], PAPERS)
     assert plan[8] == {p: (Reason(5, "diffusion -video", ("diffusion",)),) for p in matches("diffusion -video")}
@@ -344,14 +344,14 @@ def test_a_new_set_of_papers_gets_fresh_answers() -> None:
     assert Matcher(subscriptions).match(PAPERS) == expected(subscriptions, PAPERS)
     cooler = [replace(p, upvotes=0) if p is ENVHARNESS else p for p in PAPERS]
     assert Matcher(subscriptions).match(cooler) == expected(subscriptions, cooler)
-    assert match_channels({1: subscriptions}, PAPERS[:5])[1] == expected(subscriptions, PAPERS[:5])
+    assert dict(match_channels({1: subscriptions}, PAPERS[:5]))[1] == expected(subscriptions, PAPERS[:5])
 
 
 def test_matching_from_many_threads_agrees_and_restores_the_collector() -> None:
     threshold = gc.get_threshold()
     channels = {c: [(c, parse(text))] for c, text in enumerate(["diffusion", "agent -has:code", "policy OR video"])}
     with ThreadPoolExecutor(4) as pool:
-        plans = list(pool.map(lambda _: match_channels(channels, PAPERS), range(8)))
+        plans = list(pool.map(lambda _: dict(match_channels(channels, PAPERS)), range(8)))
     assert all(plan == {c: expected(s, PAPERS) for c, s in channels.items()} for plan in plans)
     assert gc.get_threshold() == threshold
 
@@ -362,4 +362,4 @@ def test_match_channels_agrees_with_explain_for_random_waves(texts: list[list[st
     parsed = {text: parse(text, max_length=10_000) for channel in texts for text in channel}
     ids = iter(range(10_000))
     channels = {100 + c: [(next(ids), parsed[text]) for text in channel] for c, channel in enumerate(texts)}
-    assert match_channels(channels, papers) == {c: expected(s, papers) for c, s in channels.items()}
+    assert dict(match_channels(channels, papers)) == {c: expected(s, papers) for c, s in channels.items()}

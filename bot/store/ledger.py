@@ -7,12 +7,13 @@ state says whether a post may be in flight when the process stopped.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
 from bot.models import DigestItem
 from bot.store.channels import ChannelBook
-from bot.store.rows import PAPER_COLUMNS, Channel, DigestPlan, PlannedDigest, paper_from, reasons_from, reasons_json
+from bot.store.rows import PAPER_COLUMNS, Channel, DigestPlan, PlannedDigest, paper_from, reasons_from
 
 
 class Ledger(ChannelBook):
@@ -46,7 +47,7 @@ class Ledger(ChannelBook):
                 async with db.execute(
                     "INSERT INTO digests (channel_id, title, more, more_url, planned_at)"
                     " VALUES (?, ?, ?, ?, ?) RETURNING id",
-                    (plan.channel.id, plan.title, len(plan.held), plan.more_url, now.isoformat()),
+                    (plan.channel.id, plan.title, plan.count - plan.shown, plan.more_url, now.isoformat()),
                 ) as cursor:
                     row = await cursor.fetchone()
                 assert row is not None
@@ -54,9 +55,8 @@ class Ledger(ChannelBook):
                     "INSERT INTO deliveries (channel_id, paper_id, digest_id, position, shown, reasons)"
                     " VALUES (?, ?, ?, ?, ?, ?)",
                     [
-                        (plan.channel.id, item.paper.id, int(row[0]), position, int(position < len(plan.shown)),
-                         reasons_json(item.reasons))
-                        for position, item in enumerate([*plan.shown, *plan.held])
+                        (plan.channel.id, paper_id, int(row[0]), position, int(position < plan.shown), reasons)
+                        for position, (paper_id, reasons) in enumerate(json.loads(plan.entries))
                     ],
                 )
             await db.executemany(

@@ -55,13 +55,26 @@ class PlannedDigest:
 
 @dataclass(frozen=True, slots=True)
 class DigestPlan:
-    """A digest to record: the papers shown (best first) and those held back past the channel's cap."""
+    """A digest to record: its papers best first, the first `shown` of them shown and the rest
+    held back past the channel's cap.
+
+    Built with `of` where the wave is planned (a worker thread). The papers and their reasons
+    are kept as one JSON text of [paper id, reasons JSON] pairs: a wave holds a million such
+    entries, and freeing a million objects at once would stall the event loop for 50 ms.
+    """
 
     channel: Channel
     title: str
-    shown: tuple[DigestItem, ...]
-    held: tuple[DigestItem, ...]
+    entries: str
+    count: int
+    shown: int
     more_url: str | None
+
+    @classmethod
+    def of(cls, channel: Channel, title: str, shown: Sequence[DigestItem], held: Sequence[DigestItem],
+           more_url: str | None) -> DigestPlan:
+        entries = json.dumps([[item.paper.id, reasons_json(item.reasons)] for item in [*shown, *held]])
+        return cls(channel, title, entries, len(shown) + len(held), len(shown), more_url)
 
 
 def day(value: str | None) -> date | None:
