@@ -96,11 +96,11 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         try:
-            default_time = parse_clock(env.get("PAPERBOY_DEFAULT_TIME", "09:00"))
+            default_time = parse_clock(env.get("PAPERBOY_DEFAULT_TIME", "").strip() or "09:00")
         except ValueError as err:
             raise ConfigError(f"PAPERBOY_DEFAULT_TIME: {err}") from None
         try:
-            default_tz = parse_zone(env.get("PAPERBOY_DEFAULT_TZ", "UTC"))
+            default_tz = parse_zone(env.get("PAPERBOY_DEFAULT_TZ", "").strip() or "UTC")
         except ValueError as err:
             raise ConfigError(f"PAPERBOY_DEFAULT_TZ: {err}") from None
         level = env.get("PAPERBOY_LOG_LEVEL", "INFO").strip().upper() or "INFO"

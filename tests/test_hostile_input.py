@@ -1,0 +1,74 @@
+"""Hostile text from users and operators: one clear line, and nothing changed."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.config import ConfigError, Settings
+from bot.core import Core
+from bot.query import QueryError, parse
+from tests.test_core import CTX
+
+# Queries
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("agent\x00", "character U+0000 at column 6 is not allowed: queries take visible text only"),
+        ("a\x1b[31mb", "character U+001B at column 2 is not allowed: queries take visible text only"),
+        ("agent \u202edesrever", "character U+202E (RIGHT-TO-LEFT OVERRIDE) at column 7 is not allowed: "
+                                 "queries take visible text only"),
+        ("\u2066agent", "character U+2066 (LEFT-TO-RIGHT ISOLATE) at column 1 is not allowed: "
+                        "queries take visible text only"),
+        ("age\u200bnt", "character U+200B (ZERO WIDTH SPACE) at column 4 is not allowed: queries take visible text only"),
+        ("\ufeffagent", "character U+FEFF (ZERO WIDTH NO-BREAK SPACE) at column 1 is not allowed: "
+                        "queries take visible text only"),
+    ],
+)
+def test_control_and_invisible_characters_are_named_with_their_column(text: str, message: str) -> None:
+    with pytest.raises(QueryError) as caught:
+        parse(text)
+    assert str(caught.value) == message
+
+
+def test_ordinary_whitespace_and_accents_still_parse() -> None:
+    assert parse("réseau\tneuronal\n").terms == ("réseau", "neuronal")
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999", ">=100001", "<" + "9" * 5000])
+def test_upvote_numbers_are_capped(value: str) -> None:
+    with pytest.raises(QueryError) as caught:
+        parse(f"agent upvotes:{value}", max_length=10_000)
+    assert str(caught.value) == (
+        f'upvotes value "{value[:29] + "…" if len(value) > 30 else value}" too large at column 15: '
+        "use a number up to 100,000"
+    )
+
+
+def test_upvote_cap_itself_parses() -> None:
+    assert parse("agent upvotes:>=100000").terms == ("agent", "upvotes:>=100000")
+
+
+async def test_a_bidi_subscription_is_refused_and_nothing_is_stored(core: Core) -> None:
+    reply = await core.commands.handle(CTX, "/papers subscribe agent \u202esurvey")
+    assert not reply.ok
+    assert reply.text == (
+        "That query does not parse: character U+202E (RIGHT-TO-LEFT OVERRIDE) at column 7 is not allowed: "
+        "queries take visible text only"
+    )
+    assert "no subscriptions" in (await core.commands.handle(CTX, "/papers list")).text
+
+
+# Settings
+
+
+@pytest.mark.parametrize("name", ["PAPERBOY_DEFAULT_TIME", "PAPERBOY_DEFAULT_TZ"])
+def test_empty_default_time_and_zone_mean_the_default(name: str) -> None:
+    settings = Settings.from_env({name: "  "})
+    assert (settings.default_time, settings.default_tz) == ("09:00", "UTC")
+
+
+def test_bad_default_time_is_still_refused() -> None:
+    with pytest.raises(ConfigError, match="PAPERBOY_DEFAULT_TIME: '25:00' is not a time"):
+        Settings.from_env({"PAPERBOY_DEFAULT_TIME": "25:00"})
