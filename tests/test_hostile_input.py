@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
+from adapters.console import ConsoleAdapter
 from bot.config import ConfigError, Settings
 from bot.core import Core
 from bot.query import QueryError, parse
@@ -72,3 +75,18 @@ def test_empty_default_time_and_zone_mean_the_default(name: str) -> None:
 def test_bad_default_time_is_still_refused() -> None:
     with pytest.raises(ConfigError, match="PAPERBOY_DEFAULT_TIME: '25:00' is not a time"):
         Settings.from_env({"PAPERBOY_DEFAULT_TIME": "25:00"})
+
+
+# The console
+
+
+async def test_console_answers_a_line_that_is_not_utf8_and_reads_on(core: Core) -> None:
+    out = io.StringIO()
+    script = b"/papers subscribe \xff\n/papers subscribe agent\n"
+    stdin = io.TextIOWrapper(io.BytesIO(script), encoding="utf-8", errors="strict")
+    console = ConsoleAdapter(stdin=stdin, stdout=out, user="ada")
+    core.ready.set()
+    await console.run(core.host(console))  # returns: end of input still ends the session
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "Line 1 is not valid utf-8 (byte 0xff at byte 19), so it was ignored."
+    assert lines[1].startswith("Subscribed as #1: agent")
