@@ -6,12 +6,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bot.config import ConfigError, parse_flag
+from bot.config import ConfigError, parse_flag, parse_url
 
 DEFAULT_API_URL = "https://slack.com/api/"
 
 _COMMAND_NAME = re.compile(r"[a-z0-9_-]{1,31}")
-_URL = re.compile(r"https?://\S+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +56,7 @@ class SlackConfig:
             raise ConfigError(
                 f"SLACK_COMMAND must be a command name of lowercase letters, digits, - or _, got '{command}'"
             )
-        api_url = get("SLACK_API_URL") or DEFAULT_API_URL
-        if not _URL.fullmatch(api_url):
-            raise ConfigError(f"SLACK_API_URL must be an http(s) URL such as {DEFAULT_API_URL}, got '{api_url}'")
+        api_url = parse_url("SLACK_API_URL", get("SLACK_API_URL") or DEFAULT_API_URL, ("http", "https"), DEFAULT_API_URL)
         return cls(
             bot_token=bot_token,
             app_token=app_token,
