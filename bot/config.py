@@ -5,6 +5,7 @@ Secrets live only here (and in the environment); they never reach the database o
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import re
@@ -21,6 +22,7 @@ from bot.source import DEFAULT_URL
 
 _CLOCK = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
 _HOST = re.compile(r"[\w.-]+|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*")  # a name, an IPv4 or an IPv6 address
+_LOG_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -159,9 +161,25 @@ def load_env(path: Path = Path(".env")) -> dict[str, str]:
     return values
 
 
+class OneLineFormatter(logging.Formatter):
+    """Each message on one line, its control characters escaped (`\\n`, `\\x1b`, `\\u202e`).
+
+    Log messages quote untrusted text (paper titles, queries, request data): a newline in
+    it must not forge a log line, nor an escape sequence or bidi override rewrite the terminal.
+    A traceback is appended after the message as usual.
+    """
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        escaped = copy.copy(record)
+        escaped.message = _LOG_CONTROL.sub(lambda m: m[0].encode("unicode_escape").decode(), record.message)
+        return super().formatMessage(escaped)
+
+
 def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%Y-%m-%dT%H:%M:%S"
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%Y-%m-%dT%H:%M:%S")
     )
+    logging.basicConfig(level=level, handlers=[handler])
     # APScheduler narrates every job it adds and runs at INFO; its warnings still show.
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from bot.config import ConfigError, parse_flag, parse_url
 DEFAULT_API_URL = "https://slack.com/api/"
 
 _COMMAND_NAME = re.compile(r"[a-z0-9_-]{1,31}")
+_HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,252}[A-Za-z0-9])?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +23,7 @@ class SlackConfig:
     app_token: str | None = field(default=None, repr=False)
     signing_secret: str | None = field(default=None, repr=False)
     port: int = 3000
+    host: str = "0.0.0.0"
     command: str = "papers"
     admins_only: bool = False
     api_url: str = DEFAULT_API_URL
@@ -51,6 +54,12 @@ class SlackConfig:
         port = get("PORT") or "3000"
         if not port.isdigit() or not 1 <= int(port) <= 65535:
             raise ConfigError(f"PORT must be a whole number from 1 to 65535, got '{port}'")
+        host = get("PAPERBOY_HOST") or "0.0.0.0"
+        if not _listenable(host):
+            raise ConfigError(
+                "PAPERBOY_HOST must be an IP address or host name to listen on, such as 127.0.0.1 or 0.0.0.0, "
+                f"got '{host}'"
+            )
         command = (get("SLACK_COMMAND") or "papers").removeprefix("/")
         if not _COMMAND_NAME.fullmatch(command):
             raise ConfigError(
@@ -62,7 +71,16 @@ class SlackConfig:
             app_token=app_token,
             signing_secret=secret,
             port=int(port),
+            host=host,
             command=command,
             admins_only=parse_flag("SLACK_ADMINS_ONLY", env.get("SLACK_ADMINS_ONLY", "")),
             api_url=api_url if api_url.endswith("/") else api_url + "/",
         )
+
+
+def _listenable(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return _HOST_NAME.fullmatch(host) is not None
+    return True
