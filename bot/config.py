@@ -75,7 +75,10 @@ def parse_url(name: str, raw: str, schemes: tuple[str, ...], example: str) -> st
     """`raw` if it is a URL with one of `schemes`, a host and a valid port; else ConfigError naming `name`."""
     try:
         url = urlsplit(raw)
-        valid = url.scheme.lower() in schemes and _HOST.fullmatch(url.hostname or "") is not None
+        valid = (
+            raw.isprintable() and " " not in raw
+            and url.scheme.lower() in schemes and _HOST.fullmatch(url.hostname or "") is not None
+        )
         url.port  # noqa: B018 - raises ValueError for a port that is not a number from 0 to 65535
     except ValueError:
         valid = False

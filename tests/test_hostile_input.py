@@ -7,7 +7,7 @@ import io
 import pytest
 
 from adapters.console import ConsoleAdapter
-from bot.config import ConfigError, Settings
+from bot.config import ConfigError, Settings, parse_url
 from bot.core import Core
 from bot.query import QueryError, parse
 from tests.test_core import CTX
@@ -90,3 +90,17 @@ async def test_console_answers_a_line_that_is_not_utf8_and_reads_on(core: Core) 
     lines = out.getvalue().splitlines()
     assert lines[0] == "Line 1 is not valid utf-8 (byte 0xff at byte 19), so it was ignored."
     assert lines[1].startswith("Subscribed as #1: agent")
+
+
+@pytest.mark.parametrize("url", ["http://h/\x7f", "http://h/a b", "http://h:-1/", "ftp://h/", "http://[::1"])
+def test_urls_the_http_client_would_refuse_are_refused_here(url: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_url("PAPERBOY_SOURCE", url, ("http", "https"), "https://example.org/")
+    assert str(caught.value) == (
+        f"PAPERBOY_SOURCE must be an http:// or https:// URL such as https://example.org/, got '{url}'"
+    )
+
+
+def test_good_urls_pass_unchanged() -> None:
+    for url in ("https://huggingface.co/api/daily_papers", "http://[::1]:8080/api", "http://127.0.0.1:9/x?y=1"):
+        assert parse_url("X", url, ("http", "https"), "e") == url
