@@ -46,7 +46,14 @@ class ConsoleAdapter:
         else:
             await host.wait_started()
         ctx = CommandContext(KEY, self._user, can_manage=True, user_name=self._user)
+        number = 0
         async for line in self._lines():
+            number += 1
+            if isinstance(line, UnicodeDecodeError):
+                bad = line.object[line.start]
+                self._print(f"Line {number} is not valid {line.encoding} (byte 0x{bad:02x} at byte {line.start + 1}), "
+                            "so it was ignored.")
+                continue
             text = line.strip()
             if not text or text.startswith("#"):
                 continue
@@ -54,15 +61,29 @@ class ConsoleAdapter:
                 break
             self._print(render_reply(await host.handle(ctx, text)))
 
-    async def _lines(self) -> AsyncIterator[str]:
-        """Lines from a daemon thread, so a blocked read never keeps the process alive."""
+    async def _lines(self) -> AsyncIterator[str | UnicodeDecodeError]:
+        """Lines from a daemon thread, so a blocked read never keeps the process alive.
+
+        Lines are read as bytes and decoded one by one, so a line that is not valid text
+        is answered and skipped instead of ending the reader with no end-of-input marker.
+        """
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[str | None] = asyncio.Queue()
+        queue: asyncio.Queue[str | UnicodeDecodeError | None] = asyncio.Queue()
+        raw = getattr(self._stdin, "buffer", None)
+        encoding = getattr(self._stdin, "encoding", None) or "utf-8"
+
+        def decode(line: bytes) -> str | UnicodeDecodeError:
+            try:
+                return line.decode(encoding)
+            except UnicodeDecodeError as err:
+                return err
 
         def read() -> None:
-            for line in self._stdin:
-                loop.call_soon_threadsafe(queue.put_nowait, line)
-            loop.call_soon_threadsafe(queue.put_nowait, None)
+            try:
+                for line in raw if raw is not None else self._stdin:
+                    loop.call_soon_threadsafe(queue.put_nowait, decode(line) if isinstance(line, bytes) else line)
+            finally:
+                loop.call_soon_threadsafe(queue.put_nowait, None)
 
         threading.Thread(target=read, name="console-input", daemon=True).start()
         while (line := await queue.get()) is not None:

@@ -147,9 +147,15 @@ async def preview(settings: Settings, text: str, days: int) -> int:
 
 
 def main(registry: Registry, argv: Sequence[str] | None = None) -> int:
-    args = build_parser(registry).parse_args(argv)
-    env = load_env()
+    parser = build_parser(registry)
+    args = parser.parse_args(argv)
+    if args.command == "fetch" and args.date and args.days and args.days > args.date.toordinal():
+        parser.error(
+            f"--days {args.days} before {args.date} would start before 0001-01-01: "
+            f"use at most --days {args.date.toordinal()}"
+        )
     try:
+        env = load_env()
         settings = Settings.from_env(env)
     except ConfigError as err:
         print(f"paperboy: {err}", file=sys.stderr)

@@ -5,6 +5,7 @@ Secrets live only here (and in the environment); they never reach the database o
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import re
@@ -12,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from dotenv import dotenv_values
@@ -19,6 +21,8 @@ from dotenv import dotenv_values
 from bot.source import DEFAULT_URL
 
 _CLOCK = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
+_HOST = re.compile(r"[\w.-]+|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*")  # a name, an IPv4 or an IPv6 address
+_LOG_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -67,6 +71,24 @@ def parse_flag(name: str, value: str) -> bool:
     raise ConfigError(f"{name} must be true or false, got '{value}'")
 
 
+def parse_url(name: str, raw: str, schemes: tuple[str, ...], example: str) -> str:
+    """`raw` if it is a URL with one of `schemes`, a host and a valid port; else ConfigError naming `name`."""
+    try:
+        url = urlsplit(raw)
+        valid = (
+            raw.isprintable() and " " not in raw
+            and url.scheme.lower() in schemes and _HOST.fullmatch(url.hostname or "") is not None
+        )
+        url.port  # noqa: B018 - raises ValueError for a port that is not a number from 0 to 65535
+    except ValueError:
+        valid = False
+    if not valid:
+        kinds = " or ".join(f"{scheme}://" for scheme in schemes)
+        article = "an" if kinds.startswith("h") else "a"  # as it is read: "an aitch-tee-tee-pee", "a double-u-ess"
+        raise ConfigError(f"{name} must be {article} {kinds} URL such as {example}, got '{raw}'")
+    return raw
+
+
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int, unit: str) -> int:
     raw = env.get(name, "").strip()
     if not raw:
@@ -96,11 +118,11 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         try:
-            default_time = parse_clock(env.get("PAPERBOY_DEFAULT_TIME", "09:00"))
+            default_time = parse_clock(env.get("PAPERBOY_DEFAULT_TIME", "").strip() or "09:00")
         except ValueError as err:
             raise ConfigError(f"PAPERBOY_DEFAULT_TIME: {err}") from None
         try:
-            default_tz = parse_zone(env.get("PAPERBOY_DEFAULT_TZ", "UTC"))
+            default_tz = parse_zone(env.get("PAPERBOY_DEFAULT_TZ", "").strip() or "UTC")
         except ValueError as err:
             raise ConfigError(f"PAPERBOY_DEFAULT_TZ: {err}") from None
         level = env.get("PAPERBOY_LOG_LEVEL", "INFO").strip().upper() or "INFO"
@@ -110,7 +132,7 @@ class Settings:
             )
         return cls(
             db=env.get("PAPERBOY_DB", "").strip() or "paperboy.db",
-            source=env.get("PAPERBOY_SOURCE", "").strip() or DEFAULT_URL,
+            source=_source(env.get("PAPERBOY_SOURCE", "").strip() or DEFAULT_URL),
             hf_token=env.get("HF_TOKEN", "").strip() or None,
             poll_minutes=_int(env, "PAPERBOY_POLL_MINUTES", 30, 1, 1440, "minutes"),
             default_time=default_time,
@@ -121,16 +143,46 @@ class Settings:
         )
 
 
+def _source(spec: str) -> str:
+    """A URL source is checked here; a path is checked when the source opens it."""
+    if spec.lower().startswith(("http://", "https://")):
+        return parse_url("PAPERBOY_SOURCE", spec, ("http", "https"), DEFAULT_URL)
+    return spec
+
+
 def load_env(path: Path = Path(".env")) -> dict[str, str]:
     """The process environment over the `.env` file's values (the environment wins)."""
-    values = {k: v for k, v in dotenv_values(path).items() if v is not None} if path.is_file() else {}
+    try:
+        values = {k: v for k, v in dotenv_values(path).items() if v is not None} if path.is_file() else {}
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"cannot read {path}: it is not UTF-8 text (byte 0x{err.object[err.start]:02x} at position {err.start})"
+        ) from None
+    except OSError as err:
+        raise ConfigError(f"cannot read {path}: {err.strerror or err}") from None
     values.update(os.environ)
     return values
 
 
+class OneLineFormatter(logging.Formatter):
+    """Each message on one line, its control characters escaped (`\\n`, `\\x1b`, `\\u202e`).
+
+    Log messages quote untrusted text (paper titles, queries, request data): a newline in
+    it must not forge a log line, nor an escape sequence or bidi override rewrite the terminal.
+    A traceback is appended after the message as usual.
+    """
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        escaped = copy.copy(record)
+        escaped.message = _LOG_CONTROL.sub(lambda m: m[0].encode("unicode_escape").decode(), record.message)
+        return super().formatMessage(escaped)
+
+
 def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%Y-%m-%dT%H:%M:%S"
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%Y-%m-%dT%H:%M:%S")
     )
+    logging.basicConfig(level=level, handlers=[handler])
     # APScheduler narrates every job it adds and runs at INFO; its warnings still show.
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLevelName(level)))

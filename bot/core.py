@@ -73,15 +73,19 @@ class Core:
         await self.store.close()
 
     async def fetch(self, days: Sequence[date]) -> dict[date, int]:
-        """Fetch and store the given days; a day the source cannot give is logged and skipped."""
+        """Fetch and store the given days; a day that fails is logged and skipped.
+
+        Anything one day raises is caught, not only SourceError: whatever the source
+        serves must never stop start-up or the poll's digests.
+        """
         counts: dict[date, int] = {}
         for day in days:
             try:
-                papers = await self.source.fetch_day(day)
+                counts[day] = await self.store.upsert_papers(await self.source.fetch_day(day), self.clock())
             except SourceError as err:
                 log.error("could not fetch %s, will try again at the next poll: %s", day, err)
-                continue
-            counts[day] = await self.store.upsert_papers(papers, self.clock())
+            except Exception as err:
+                log.error("could not fetch %s, will try again at the next poll: %s: %s", day, type(err).__name__, err)
         return counts
 
     async def poll(self) -> dict[date, int]:

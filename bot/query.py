@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
+from bot.commandset import MIN_UPVOTES_LIMIT
+
 DEFAULT_FIELDS = ("title", "keyword", "abstract")  # the longest last: the matcher checks phrases in this order
 TEXT_FIELDS = ("title", "abstract", "author", "keyword")
 FIELDS = (*TEXT_FIELDS, "upvotes", "has")
@@ -127,8 +129,18 @@ def parse(text: str, *, max_length: int = 300) -> Query:
         raise QueryError("empty query: give at least one word to look for, e.g. diffusion")
     if len(stripped) > max_length:
         raise QueryError(f"query too long: {len(stripped)} characters, the limit is {max_length}")
+    _refuse_invisible(text)
     root = _Parser(text).parse()
     return Query(stripped, root, tuple(dict.fromkeys(_positive_labels(root))))
+
+
+def _refuse_invisible(text: str) -> None:
+    """Control and format characters (NUL, ESC, bidi overrides, zero-width) hide what a query says."""
+    for at, char in enumerate(text):
+        if unicodedata.category(char) in ("Cc", "Cf") and not char.isspace():
+            name = unicodedata.name(char, "")
+            shown = f"U+{ord(char):04X}" + (f" ({name})" if name else "")
+            raise QueryError(f"character {shown} at column {at + 1} is not allowed: queries take visible text only", at)
 
 
 class _Token(NamedTuple):
@@ -205,6 +217,11 @@ def _lex_atom(text: str, at: int, found: list[_Token], keywords: bool = False) -
         number = _UPVOTES.fullmatch(value)
         if not number:
             raise _fail(f"bad upvotes value {_quoted(value)}", colon + 1, "use a number, e.g. upvotes:>=20")
+        if len(number[2]) > 6 or int(number[2]) > MIN_UPVOTES_LIMIT:
+            raise QueryError(
+                f"upvotes value {_quoted(value)} too large at column {colon + 2}: "
+                f"use a number up to {MIN_UPVOTES_LIMIT:,}", colon + 1,
+            )
         found.append(_Token("leaf", at, end, leaf=Upvotes(chunk, number[1] or ">=", int(number[2]))))
         return end
     if name == "has":

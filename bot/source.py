@@ -26,7 +26,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_URL = "https://huggingface.co/api/daily_papers"
 PAGE_SIZE = 100
-MAX_PAGES = 50  # 5,000 papers: far past any real day, so only a broken server gets here
+MAX_ITEMS_PER_DAY = 2_000  # far past any real day (about 100), so only a broken server gets here
+MAX_BODY_BYTES = 16 << 20  # decompressed; a real page of 100 papers is under 1 MB
+DEADLINE = 60.0  # seconds for one whole request, body included: the client's timeout is per read
+MAX_COUNT = 1_000_000_000  # upvotes and stars past this are garbage, and would overflow SQLite's int64
 
 _VERSION = re.compile(r"v\d+$")
 _SAFE_ID = re.compile(r"[A-Za-z0-9._-]+")
@@ -66,6 +69,7 @@ class HuggingFaceSource:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 20.0,
+        deadline: float = DEADLINE,
         attempts: int = 4,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
@@ -77,6 +81,7 @@ class HuggingFaceSource:
             headers=headers, timeout=timeout, transport=transport, follow_redirects=True
         )
         self._url = url
+        self._deadline = deadline
         self._host = httpx.URL(url).host or url
         self._attempts = max(1, attempts)
         self._sleep = sleep
@@ -88,12 +93,15 @@ class HuggingFaceSource:
 
     async def fetch_day(self, day: date) -> list[Paper]:
         items: list[object] = []
-        for page in range(MAX_PAGES):
+        page = 0
+        while True:
             batch = await self._get_page(day, page)
             items.extend(batch)
+            if len(items) > MAX_ITEMS_PER_DAY:
+                raise SourceError(f"{self._host} sent more than {MAX_ITEMS_PER_DAY:,} papers for {day}")
             if len(batch) < PAGE_SIZE:
                 return parse_items(items, day)
-        raise SourceError(f"{self._host} sent more than {MAX_PAGES} full pages for {day}")
+            page += 1
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -120,7 +128,11 @@ class HuggingFaceSource:
         """One GET: the page, or _Transient for faults worth retrying, or SourceError for the rest."""
         params = {"date": day.isoformat(), "limit": PAGE_SIZE, "p": page}
         try:
-            response = await self._client.get(self._url, params=params)
+            async with asyncio.timeout(self._deadline):
+                async with self._client.stream("GET", self._url, params=params) as response:
+                    body = await self._body(response, day)
+        except TimeoutError:
+            raise _Transient(f"no complete answer within {self._deadline:g} s") from None
         except httpx.TimeoutException as exc:
             raise _Transient("timeout") from exc
         except httpx.RequestError as exc:
@@ -129,16 +141,28 @@ class HuggingFaceSource:
         if status == 429 or status >= 500:
             raise _Transient(f"HTTP {status}", parse_retry_after(response.headers.get("Retry-After")))
         if not response.is_success:
-            body = " ".join(response.text.split())[:200]
-            raise SourceError(f"{self._host} answered {status} for {day}: {body}")
+            text = " ".join(body.decode(errors="replace").split())[:200]
+            raise SourceError(f"{self._host} answered {status} for {day}: {text}")
         try:
-            data = response.json()
+            data = json.loads(body)
+        except RecursionError:
+            raise SourceError(f"{self._host} sent JSON nested too deep for {day}") from None
         except ValueError:
             raise _Transient("malformed JSON") from None  # the CDN sometimes truncates a body
         if not isinstance(data, list):
             raise _Transient(f"a JSON {type(data).__name__} instead of a list")
         return data
 
+    async def _body(self, response: httpx.Response, day: date) -> bytes:
+        """The decompressed body, read no further than MAX_BODY_BYTES, so a bomb costs no memory."""
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise SourceError(f"{self._host} sent more than {MAX_BODY_BYTES >> 20} MB for {day}")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
 
 class FileSource:
@@ -176,6 +200,8 @@ class FileSource:
 def _load(path: Path) -> object:
     try:
         return json.loads(path.read_bytes())
+    except RecursionError:
+        raise SourceError(f"cannot read {path}: JSON nested too deep") from None
     except (OSError, ValueError) as exc:
         raise SourceError(f"cannot read {path}: {exc}") from exc
 
@@ -231,9 +257,9 @@ def _paper(paper_id: str, paper: dict[str, object], item: dict[str, object], day
     abstract = paper.get("summary")
     if not isinstance(abstract, str):
         raise _Skip("no abstract")
-    upvotes = paper.get("upvotes", 0)
-    if not isinstance(upvotes, int) or isinstance(upvotes, bool):
-        raise _Skip("upvotes is not a number")
+    upvotes = _count(paper.get("upvotes", 0))
+    if upvotes is None:
+        raise _Skip(f"upvotes is not a count from 0 to {MAX_COUNT:,}")
     featured_day = _iso_day(paper.get("submittedOnDailyAt")) or day
     if featured_day is None:
         raise _Skip("no featured day")
@@ -241,7 +267,6 @@ def _paper(paper_id: str, paper: dict[str, object], item: dict[str, object], day
     if not isinstance(authors, list):
         raise _Skip("authors is not a list")
     keywords = paper.get("ai_keywords")
-    stars = paper.get("githubStars")
     return Paper(
         id=paper_id,
         title=title,
@@ -258,10 +283,17 @@ def _paper(paper_id: str, paper: dict[str, object], item: dict[str, object], day
         ai_summary=_text(paper.get("ai_summary")),
         ai_keywords=tuple(k for k in map(_text, keywords) if k) if isinstance(keywords, list) else (),
         github_repo=_url(paper.get("githubRepo")),
-        github_stars=stars if isinstance(stars, int) and not isinstance(stars, bool) else None,
+        github_stars=_count(paper.get("githubStars")),
         project_page=_url(paper.get("projectPage")),
         organization=_organization(paper.get("organization")) or _organization(item.get("organization")),
     )
+
+
+def _count(value: object) -> int | None:
+    """A whole number from 0 to MAX_COUNT, or None."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT:
+        return value
+    return None
 
 
 def _text(value: object) -> str | None:

@@ -464,7 +464,7 @@ async def test_a_rejected_token_at_login_ends_run_with_one_log_line(
     [
         ({"DISCORD_TOKEN": "Bot abc.def"}, "DISCORD_TOKEN must be the bot token alone"),
         ({"DISCORD_GUILD_IDS": "my server"}, "DISCORD_GUILD_IDS must be server ids separated by commas"),
-        ({"DISCORD_API_URL": "discord.com/api"}, "DISCORD_API_URL must be a http:// or https:// URL"),
+        ({"DISCORD_API_URL": "discord.com/api"}, "DISCORD_API_URL must be an http:// or https:// URL"),
         ({"DISCORD_GATEWAY_URL": "https://gateway.example"}, "DISCORD_GATEWAY_URL must be a ws:// or wss:// URL"),
     ],
 )

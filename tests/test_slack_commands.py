@@ -80,9 +80,10 @@ async def start(core: Core, slack: FakeSlack, clock: VirtualTime) -> AsyncIterat
 
         async def starting(**settings: Any) -> Workspace:
             config = SlackConfig(
-                bot_token=slack.bot_token, signing_secret=SECRET, port=0, api_url=slack.api_url, **settings
+                bot_token=slack.bot_token, signing_secret=SECRET, port=0, api_url=slack.api_url, host="127.0.0.1",
+                **settings,
             )
-            adapter = SlackAdapter(config, timing=vt.timing, host="127.0.0.1")
+            adapter = SlackAdapter(config, timing=vt.timing)
             await stack.enter_async_context(running(core, adapter))
             people = slack.add_user("ada"), slack.add_user("bob")
             return Workspace(slack, adapter, http, slack.add_channel("papers"), *people)

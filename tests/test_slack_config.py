@@ -56,7 +56,7 @@ def test_optional_settings() -> None:
         ({**HTTP, "PORT": "70000"}, "PORT must be a whole number"),
         ({**SOCKET, "SLACK_COMMAND": "/Papers Now"}, "SLACK_COMMAND must be a command name"),
         ({**SOCKET, "SLACK_ADMINS_ONLY": "maybe"}, "SLACK_ADMINS_ONLY must be true or false"),
-        ({**SOCKET, "SLACK_API_URL": "slack.com/api"}, "SLACK_API_URL must be an http(s) URL"),
+        ({**SOCKET, "SLACK_API_URL": "slack.com/api"}, "SLACK_API_URL must be an http:// or https:// URL"),
     ],
 )
 def test_bad_settings_refuse_with_one_line_naming_the_variable(env: dict[str, str], names: str) -> None:

@@ -40,8 +40,10 @@ async def slack(vt: VirtualTime) -> AsyncIterator[FakeSlack]:
 
 
 def adapter_for(slack: FakeSlack, vt: VirtualTime, token: str | None = None) -> SlackAdapter:
-    config = SlackConfig(bot_token=token or slack.bot_token, signing_secret="s", port=0, api_url=slack.api_url)
-    return SlackAdapter(config, timing=vt.timing, host="127.0.0.1")
+    config = SlackConfig(
+        bot_token=token or slack.bot_token, signing_secret="s", port=0, api_url=slack.api_url, host="127.0.0.1"
+    )
+    return SlackAdapter(config, timing=vt.timing)
 
 
 @pytest.fixture

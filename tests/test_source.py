@@ -217,10 +217,10 @@ async def test_truncated_json_then_good_body() -> None:
 
 
 async def test_endless_full_pages_give_up(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("bot.source.MAX_PAGES", 3)
+    monkeypatch.setattr("bot.source.MAX_ITEMS_PER_DAY", 250)
     page = [recorded("2026-08-21.json")[0]] * 100
     source_ = source(lambda request: httpx.Response(200, json=page))
-    with pytest.raises(SourceError, match="full pages"):
+    with pytest.raises(SourceError, match="more than 250 papers"):
         await source_.fetch_day(DAY_2026)
 
 
@@ -284,7 +284,7 @@ def test_parse_defaults_and_skips(caplog: pytest.LogCaptureFixture) -> None:
     assert [p.id for p in papers] == ["2608.00001", "2608.00004"]
     assert papers[0].upvotes == 0
     assert papers[1].github_repo is None and papers[1].github_stars is None
-    assert "skipping paper 2608.00002: upvotes is not a number" in caplog.text
+    assert "skipping paper 2608.00002: upvotes is not a count from 0 to 1,000,000,000" in caplog.text
     assert "skipping paper 2608.00003: no featured day" in caplog.text
     assert "../../x" not in caplog.text
 

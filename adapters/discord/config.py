@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import discord
 import yarl
 
-from bot.config import ConfigError
+from bot.config import ConfigError, parse_url
 
 API_URL = "https://discord.com/api/v10"
 GATEWAY_URL = "wss://gateway.discord.gg/"
@@ -62,11 +62,7 @@ def _url(env: Mapping[str, str], name: str, default: str, schemes: tuple[str, ..
     raw = env.get(name, "").strip()
     if not raw:
         return default
-    url = yarl.URL(raw)
-    if url.scheme not in schemes or not url.host:
-        kinds = " or ".join(f"{scheme}://" for scheme in schemes)
-        raise ConfigError(f"{name} must be a {kinds} URL such as {default}, got '{raw}'")
-    return raw.rstrip("/")
+    return parse_url(name, raw, schemes, default).rstrip("/")
 
 
 def invite_url(application_id: int) -> str:

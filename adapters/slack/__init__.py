@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -35,6 +36,19 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 TIMEOUT = 30.0  # seconds for one Web API call
 READY_WAIT = 60.0  # how long after start-up digests wait for the connection, then they are left for the next poll
+READ_TIMEOUT = 15.0  # HTTP mode: seconds a client may take to send a request's headers, and then its body
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")  # seconds since 1970: bolt answers anything else with a 500 and a traceback
+
+
+class _WithoutBody(logging.Filter):
+    """bolt logs each refused request with its whole body at INFO: anyone could fill the log. Keep only the fact."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = "Slack: refused a request to %s whose signature did not verify", (EVENTS_PATH,)
+        return True
+
+
+logging.getLogger("slack_bolt.RequestVerification").addFilter(_WithoutBody())
 
 
 def create(env: Mapping[str, str]) -> SlackAdapter:
@@ -61,14 +75,14 @@ class SlackAdapter:
         config: SlackConfig,
         *,
         timing: Timing = REAL_TIME,
-        host: str = "0.0.0.0",
         per_minute: int = WORKSPACE_PER_MINUTE,
+        read_timeout: float = READ_TIMEOUT,
     ) -> None:
         self.config = config
         self.port: int | None = None  # the HTTP mode port actually bound, once connected
         self.connected = asyncio.Event()  # set once Slack took the tokens and commands can arrive
         self._timing = timing
-        self._host = host
+        self._read_timeout = read_timeout
         if per_minute != WORKSPACE_PER_MINUTE:
             self.limits = replace(LIMITS, rates=rates(per_minute))
         self._stopped = asyncio.Event()
@@ -86,7 +100,7 @@ class SlackAdapter:
         try:
             identity = await self._start(host)
             if identity is not None:
-                mode = "Socket Mode" if self.config.socket_mode else f"HTTP mode on port {self.port} at {EVENTS_PATH}"
+                mode = "Socket Mode" if self.config.socket_mode else f"HTTP mode on {self.config.host} port {self.port} at {EVENTS_PATH}"
                 log.info("Slack: connected to %s (%s) as @%s, %s, command /%s",
                          identity.team_name, identity.team, identity.bot_name, mode, self.config.command)
                 self.connected.set()
@@ -182,15 +196,35 @@ class SlackAdapter:
 
     async def _listen(self, app: AsyncApp) -> bool:
         server = AsyncSlackAppServer(port=self.config.port, path=EVENTS_PATH, app=app)
-        self._web = web.AppRunner(server.web_app, access_log=None)
+        server.web_app.middlewares.append(self._screen)
+        # aiohttp's keep-alive timer also runs from the moment a connection opens: a client
+        # that never finishes its headers is cut off after it, instead of in an hour.
+        self._web = web.AppRunner(server.web_app, access_log=None, keepalive_timeout=self._read_timeout)
         await self._web.setup()
         try:
-            await web.TCPSite(self._web, self._host, self.config.port).start()
+            await web.TCPSite(self._web, self.config.host, self.config.port).start()
         except OSError as err:
-            self._give_up(f"cannot listen on PORT {self.config.port} ({err.strerror or err})")
+            self._give_up(f"cannot listen on {self.config.host} port {self.config.port} ({err.strerror or err})")
             return False
         self.port = int(self._web.addresses[0][1])
         return True
+
+    @web.middleware
+    async def _screen(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                      ) -> web.StreamResponse:
+        """Refuse a malformed timestamp (bolt would answer 500), and a body that takes too long to arrive."""
+        if request.method != "POST":
+            return await handler(request)
+        if not _TIMESTAMP.fullmatch(request.headers.get("X-Slack-Request-Timestamp", "")):
+            log.info("Slack: refused a request to %s: malformed X-Slack-Request-Timestamp", request.path)
+            return web.json_response({"error": "invalid request"}, status=401)
+        try:
+            async with asyncio.timeout(self._read_timeout):
+                await request.read()  # kept by aiohttp for bolt's own read
+        except TimeoutError:
+            log.info("Slack: refused a request to %s: its body took over %g s", request.path, self._read_timeout)
+            return web.json_response({"error": "request timeout"}, status=408)
+        return await handler(request)
 
     # Digests
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bot.config import ConfigError, parse_flag
+from bot.config import ConfigError, parse_flag, parse_url
 
 DEFAULT_API_URL = "https://slack.com/api/"
 
 _COMMAND_NAME = re.compile(r"[a-z0-9_-]{1,31}")
-_URL = re.compile(r"https?://\S+")
+_HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,252}[A-Za-z0-9])?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +23,7 @@ class SlackConfig:
     app_token: str | None = field(default=None, repr=False)
     signing_secret: str | None = field(default=None, repr=False)
     port: int = 3000
+    host: str = "0.0.0.0"
     command: str = "papers"
     admins_only: bool = False
     api_url: str = DEFAULT_API_URL
@@ -52,20 +54,33 @@ class SlackConfig:
         port = get("PORT") or "3000"
         if not port.isdigit() or not 1 <= int(port) <= 65535:
             raise ConfigError(f"PORT must be a whole number from 1 to 65535, got '{port}'")
+        host = get("PAPERBOY_HOST") or "0.0.0.0"
+        if not _listenable(host):
+            raise ConfigError(
+                "PAPERBOY_HOST must be an IP address or host name to listen on, such as 127.0.0.1 or 0.0.0.0, "
+                f"got '{host}'"
+            )
         command = (get("SLACK_COMMAND") or "papers").removeprefix("/")
         if not _COMMAND_NAME.fullmatch(command):
             raise ConfigError(
                 f"SLACK_COMMAND must be a command name of lowercase letters, digits, - or _, got '{command}'"
             )
-        api_url = get("SLACK_API_URL") or DEFAULT_API_URL
-        if not _URL.fullmatch(api_url):
-            raise ConfigError(f"SLACK_API_URL must be an http(s) URL such as {DEFAULT_API_URL}, got '{api_url}'")
+        api_url = parse_url("SLACK_API_URL", get("SLACK_API_URL") or DEFAULT_API_URL, ("http", "https"), DEFAULT_API_URL)
         return cls(
             bot_token=bot_token,
             app_token=app_token,
             signing_secret=secret,
             port=int(port),
+            host=host,
             command=command,
             admins_only=parse_flag("SLACK_ADMINS_ONLY", env.get("SLACK_ADMINS_ONLY", "")),
             api_url=api_url if api_url.endswith("/") else api_url + "/",
         )
+
+
+def _listenable(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return _HOST_NAME.fullmatch(host) is not None
+    return True

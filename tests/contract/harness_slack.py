@@ -74,8 +74,10 @@ class SlackHarness:
 async def harness() -> AsyncIterator[SlackHarness]:
     time = VirtualTime()
     async with FakeSlack(clock=time.clock, channel_rate=True, workspace_per_minute=120) as slack:
-        config = SlackConfig(bot_token=slack.bot_token, signing_secret="s", port=0, api_url=slack.api_url)
-        adapter = SlackAdapter(config, timing=time.timing, host="127.0.0.1")
+        config = SlackConfig(
+            bot_token=slack.bot_token, signing_secret="s", port=0, api_url=slack.api_url, host="127.0.0.1"
+        )
+        adapter = SlackAdapter(config, timing=time.timing)
         running = asyncio.create_task(adapter.run(StubHost()))
         await asyncio.wait_for(adapter.connected.wait(), 10)
         key = ChannelKey("slack", slack.team_id, slack.add_channel("papers"))
