@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import date
@@ -83,16 +84,34 @@ def chosen(registry: Registry, settings: Settings, env: Mapping[str, str]) -> li
 
 
 async def run(registry: Registry, settings: Settings, env: Mapping[str, str]) -> None:
+    """Serve until stopped. SIGTERM and SIGINT stop it cleanly (exit 0); when every adapter
+    gave up for good (a refused token, a port in use) it fails (exit 1). The fallback (the
+    console) finishing at the end of its input is a normal end."""
+    specs = chosen(registry, settings, env)
     try:
-        adapters = [spec.load(env) for spec in chosen(registry, settings, env)]
+        adapters = [spec.load(env) for spec in specs]
     except ConfigError as err:
         raise Failure(str(err)) from None
     core = await _open_core(settings)
     log.info("paperboy %s: %s", __version__, ", ".join(a.platform for a in adapters))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, core.stop, sig.name)
+        except (NotImplementedError, RuntimeError):  # no signal handlers on this platform or thread
+            pass
     try:
-        await core.run(adapters)
+        ended = await core.run(adapters)
     finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.remove_signal_handler(sig)
+            except (NotImplementedError, RuntimeError):
+                pass
         await core.close()
+    fallback = {adapter.platform for spec, adapter in zip(specs, adapters, strict=True) if spec.token_env is None}
+    if ended and not fallback.intersection(ended):
+        raise Failure(f"every adapter stopped for good ({', '.join(ended)}); the log says why")
 
 
 async def fetch(settings: Settings, day: date | None, days: int | None) -> None:

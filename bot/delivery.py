@@ -17,12 +17,14 @@ from zoneinfo import ZoneInfo
 
 from bot.adapter import Adapter, AdapterStopped, ChannelGone, Outbox, SendFailed
 from bot.backoff import Backoff
+from bot.inflight import InFlight
 from bot.matcher import Matcher
 from bot.models import Digest, DigestItem, day_url
 from bot.pacing import REAL_TIME, Pacer, Timing
 from bot.query import QueryError, parse
 from bot.sending import Ledger, Sender
 from bot.store import Channel, PlannedDigest, Store
+from bot.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +70,15 @@ async def channel_matches(store: Store, channel: Channel, since: date) -> list[D
 
 
 class Delivery:
-    def __init__(self, store: Store, clock: Clock, timing: Timing = REAL_TIME, backoff: Backoff | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        timing: Timing = REAL_TIME,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.work = InFlight()  # what a stop waits for
+        self.telemetry = Telemetry()
         self._store = store
         self._clock = clock
         self._timing = timing
@@ -87,14 +97,18 @@ class Delivery:
     def attach(self, adapters: Mapping[str, Adapter]) -> None:
         """Send through these adapters, each paced by its own platform's declared rates."""
         for platform, adapter in adapters.items():
-            self._senders[platform] = Sender(adapter, self.pacer(adapter), self._backoff, self._timing.sleep)
+            self._senders[platform] = Sender(
+                adapter, self.pacer(adapter), self._backoff, self._timing.sleep, self.work, self.telemetry
+            )
 
     def detach(self, platform: str) -> None:
         self._senders.pop(platform, None)
 
     async def deliver(self, channel: Channel) -> int:
         """Plan what is due for the channel, then send everything open for it; returns papers posted."""
-        async with self._slots[channel.key.platform], self._locks[channel.id]:
+        if self.work.stopping:
+            return 0
+        async with self.work.working(), self._slots[channel.key.platform], self._locks[channel.id]:
             await self._plan(channel)
             sent = 0
             for planned in await self._store.open_digests(channel.id):
@@ -119,9 +133,11 @@ class Delivery:
     async def send_open(self) -> int:
         """Send every digest that was planned and not marked sent (after a crash or a failure)."""
         sent = 0
+        if self.work.stopping:
+            return 0
         for planned in await self._store.open_digests():
             if planned.channel.paused_reason is None:
-                async with self._locks[planned.channel.id]:
+                async with self.work.working(), self._locks[planned.channel.id]:
                     sent += await self._send(planned)
         return sent
 
@@ -146,13 +162,16 @@ class Delivery:
             await self._store.update_channel(channel, paused_reason=gone.reason)
             return 0
         except AdapterStopped as stopped:
+            self.telemetry.failed[channel.key.platform] += 1
             log.error("stopping the %s adapter: %s", channel.key.platform, stopped)
             self.detach(channel.key.platform)
             return 0
         except SendFailed as failed:
+            self.telemetry.failed[channel.key.platform] += 1
             log.warning("digest %s for %s not sent, will retry: %s", planned.id, channel.key, failed)
             return 0
         await self._store.mark_sent(planned.id, self._clock())
+        self.telemetry.sent[channel.key.platform] += 1
         log.info("sent digest %s to %s: %d papers", planned.id, channel.key, len(planned.items))
         return len(planned.items)
 

@@ -210,6 +210,11 @@ class FakeDiscord:
             await self._runner.cleanup()
 
     @property
+    def connections(self) -> int:
+        """Gateway connections open now (identified ones)."""
+        return len(self._sockets)
+
+    @property
     def api_url(self) -> str:
         return self.base + API
 
@@ -389,6 +394,7 @@ class FakeDiscord:
                 self._notify()
         if socket in self._sockets:
             self._sockets.remove(socket)
+            self._notify()
         return socket
 
     async def _send(self, socket: web.WebSocketResponse, event: str, data: Json) -> None:
