@@ -41,6 +41,15 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+def _channel_key(text: str) -> tuple[str, str, str]:
+    platform, workspace, channel = (text.split(":", 2) + ["", ""])[:3]
+    if not (platform and workspace and channel):
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a channel: use PLATFORM:WORKSPACE:CHANNEL, e.g. slack:T0123:C0456 or console:local:console"
+        )
+    return platform, workspace, channel
+
+
 def build_parser(registry: Registry) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="paperboy",
@@ -56,6 +65,9 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
     preview = sub.add_parser("preview", help="print the stored papers a query matches")
     preview.add_argument("query", help='a query, e.g. \'"reinforcement learning" -survey\'')
     preview.add_argument("--days", type=_positive, default=7, help="the newest N featured days (default 7)")
+    status = sub.add_parser("status", help="why nothing arrived: the source, and each channel's digests")
+    status.add_argument("--channel", type=_channel_key, metavar="PLATFORM:WORKSPACE:CHANNEL",
+                        help="one channel (default: every channel with a subscription)")
     for spec in registry:
         for name, text in spec.commands.items():
             sub.add_parser(name, help=text)
@@ -165,6 +177,30 @@ async def preview(settings: Settings, text: str, days: int) -> int:
     return 0
 
 
+async def status(settings: Settings, wanted: tuple[str, str, str] | None) -> None:
+    from bot.models import ChannelKey
+    from bot.status import channel_report, source_report
+
+    core = await _open_core(settings)
+    try:
+        now = core.clock()
+        if wanted is None:
+            channels = await core.store.channels()
+        else:
+            found = await core.store.channel(ChannelKey(*wanted))
+            if found is None:
+                raise Failure(f"no channel {':'.join(wanted)} in {settings.db}: 'paperboy status' lists the channels")
+            channels = [found]
+        print("\n".join(await source_report(core.store, now)))
+        if not channels:
+            print("No channel has a subscription yet.")
+        for channel in channels:
+            print(f"\n== {channel.key} ==")
+            print("\n".join(await channel_report(core.store, channel, now)))
+    finally:
+        await core.close()
+
+
 def main(registry: Registry, argv: Sequence[str] | None = None) -> int:
     args = build_parser(registry).parse_args(argv)
     env = load_env()
@@ -179,6 +215,8 @@ def main(registry: Registry, argv: Sequence[str] | None = None) -> int:
             asyncio.run(run(registry, settings, env))
         elif args.command == "fetch":
             asyncio.run(fetch(settings, args.date, args.days))
+        elif args.command == "status":
+            asyncio.run(status(settings, args.channel))
         elif args.command == "preview":
             return asyncio.run(preview(settings, args.query, args.days))
         else:

@@ -502,3 +502,12 @@ async def test_discord_invite_with_a_wrong_token_says_so(
     assert await asyncio.to_thread(command, "discord-invite", {**env, "DISCORD_TOKEN": "wrong"}) == 1
     out, err = capsys.readouterr()
     assert out == "" and err.startswith("paperboy discord-invite: Discord rejected DISCORD_TOKEN (401")
+
+
+async def test_status_explains_an_empty_day_to_anyone(bot: Bot) -> None:
+    await bot.papers("subscribe", query='"quantum chromodynamics"')
+    interaction = await bot.papers("status", member=BOB)
+    answer = "\n".join(texts(interaction.ephemeral))
+    assert answer.startswith("Last fetch: Fri 21 Aug 07:00 UTC: 17 papers featured on 2026-08-21")
+    assert "Papers featured on Fri 21 Aug 2026: 17, 0 delivered here." in answer
+    assert "- 17 no subscription matched: EnvHarness: Awakening Static Worlds for Agent Learning;" in answer

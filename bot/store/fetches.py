@@ -13,6 +13,7 @@ from bot.store.database import Database
 
 KEEP = timedelta(days=7)
 ERROR_CHARS = 300
+POLL_SPAN = timedelta(minutes=10)  # fetches this close to the newest one count as the same poll
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,12 +33,18 @@ class FetchLog(Database):
             )
             await db.execute("DELETE FROM fetches WHERE at < ?", ((at - KEEP).isoformat(),))
 
-    async def last_fetch(self) -> Fetch | None:
-        """The newest successful fetch."""
+    async def last_poll(self) -> list[Fetch]:
+        """The newest successful fetch and those of the same poll (just before it), one per day, newest day first."""
+        newest = await self._one("SELECT max(at) FROM fetches WHERE error IS NULL")
+        if newest is None or newest[0] is None:
+            return []
+        since = datetime.fromisoformat(str(newest[0])) - POLL_SPAN
         rows = await self._all(
-            "SELECT day, at, papers, error FROM fetches WHERE error IS NULL ORDER BY at DESC, id DESC LIMIT 1"
+            "SELECT day, max(at), papers, error FROM fetches WHERE error IS NULL AND at >= ?"
+            " GROUP BY day ORDER BY day DESC",
+            (since.isoformat(),),
         )
-        return _fetch(rows[0]) if rows else None
+        return [_fetch(r) for r in rows]
 
     async def fetch_errors(self, since: datetime) -> list[Fetch]:
         """Failed fetches since `since`, newest first."""
