@@ -21,7 +21,7 @@ import discord
 from adapters.discord.commands import PapersTree, papers_group
 from adapters.discord.config import DiscordConfig, invite_url
 from adapters.discord.guard import InvalidRequests
-from adapters.discord.render import LIMITS, NO_MENTIONS, Part, digest_parts
+from adapters.discord.render import LIMITS, NO_MENTIONS, Part, digest_parts, key_of, with_key
 from bot.adapter import AdapterStopped, ChannelGone, Host, SendFailed
 from bot.backoff import Backoff
 from bot.config import ConfigError
@@ -36,6 +36,7 @@ GONE = {
     50013: "Discord says the bot may not post here (Missing Permissions): allow it Send Messages and Embed Links",
     10003: "Discord says this channel no longer exists (Unknown Channel)",
 }
+HISTORY = 50  # recent messages searched for a part in doubt
 READY_WAIT = 60.0  # how long after start-up digests wait for the login, then they are left for the next poll
 REJECTED = "Discord rejected DISCORD_TOKEN (401 Unauthorized): reset it on the application's Bot page"
 
@@ -52,8 +53,9 @@ class _Client(discord.Client):
 class DiscordAdapter:
     platform = "discord"
     limits = LIMITS
-    # Each part goes out with a nonce from its key (discord.py adds enforce_nonce): a re-post within Discord's
-    # nonce window is answered with the first message, so the core may post an uncertain part again.
+    # Each part carries its key in its last embed's footer, so `find` can look it up in the channel's
+    # history; it also goes out as the nonce (discord.py adds enforce_nonce), so a re-post within
+    # Discord's nonce window is answered with the first message.
     verifies_sends = True
 
     def __init__(
@@ -145,6 +147,7 @@ class DiscordAdapter:
         if self._guard.tripped():
             raise SendFailed(f"{self._guard.count()} invalid requests to Discord in 10 minutes; waiting")
         channel = self.client.get_partial_messageable(int(key.channel), guild_id=int(key.workspace))
+        message = with_key(message, part_key)
         try:
             sent = await channel.send(
                 message.content,
@@ -159,8 +162,29 @@ class DiscordAdapter:
         return str(sent.id)
 
     async def find(self, key: ChannelKey, part_keys: Sequence[str], reply_to: str | None) -> dict[str, str]:
-        """Nothing to look up: the re-post itself is answered with the first message (see `verifies_sends`)."""
-        return {}
+        """The bot's own messages among the channel's last HISTORY that carry these keys.
+
+        Without Read Message History (403) it cannot tell: it says so in the log and finds nothing,
+        leaving the nonce to catch a re-post within Discord's window.
+        """
+        await self._logged_in_or_stopped()
+        try:
+            recent = await self.client.http.logs_from(int(key.channel), HISTORY)
+        except discord.HTTPException as err:
+            if err.status in (403, 404):
+                log.warning("Discord: cannot read the history of %s (%s %s) to look for %s; "
+                            "allow the bot Read Message History", key, err.status, err.text, ", ".join(part_keys))
+                return {}
+            raise await self._fault(err) from err
+        except (aiohttp.ClientError, OSError, TimeoutError) as err:
+            raise SendFailed(f"could not reach Discord: {err!r}", uncertain=True) from err
+        me = str(self.client.user.id) if self.client.user else None
+        wanted = set(part_keys)
+        return {
+            found: str(message["id"])
+            for message in recent
+            if str(message.get("author", {}).get("id")) == me and (found := key_of(message)) in wanted  # type: ignore[arg-type]
+        }
 
     async def _logged_in_or_stopped(self) -> None:
         """Digests due at start-up wait for the login, until READY_WAIT after start; then SendFailed."""
