@@ -114,6 +114,8 @@ async def run(registry: Registry, settings: Settings, env: Mapping[str, str]) ->
             pass
     try:
         ended = await core.run(adapters)
+    except ConfigError as err:  # PAPERBOY_HTTP_PORT cannot be bound
+        raise Failure(str(err)) from None
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             try:
@@ -209,7 +211,7 @@ def main(registry: Registry, argv: Sequence[str] | None = None) -> int:
     except ConfigError as err:
         print(f"paperboy: {err}", file=sys.stderr)
         return 1
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     try:
         if args.command == "run":
             asyncio.run(run(registry, settings, env))

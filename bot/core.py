@@ -15,6 +15,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from bot.adapter import Adapter
 from bot.backoff import Backoff
@@ -26,6 +27,9 @@ from bot.pacing import REAL_TIME, Timing
 from bot.scheduler import Scheduler
 from bot.source import Source, SourceError, open_source
 from bot.store import Store
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +60,7 @@ class Core:
         self.scheduler = Scheduler(self.poll, self.delivery.run_scheduled, settings.poll_minutes)
         self.ready = asyncio.Event()
         self.stop_reason: str | None = None
+        self.http_port: int | None = None  # the health listener's port, once bound
         self._stop = asyncio.Event()
         self.commands = Commands(store, self.delivery, settings, clock, self.scheduler.schedule, self.ready)
 
@@ -73,7 +78,42 @@ class Core:
 
     def host(self, adapter: Adapter) -> CoreHost:
         """What the adapter may use of the core."""
-        return CoreHost(self.commands, self.store, self.delivery.pacer(adapter), self.ready, self.delivery.work)
+        return CoreHost(
+            self.commands, self.store, self.delivery.pacer(adapter), self.ready, self.delivery.work, self._web_routes
+        )
+
+    # What /healthz and /metrics read (bot.health.Running)
+
+    @property
+    def scheduling(self) -> bool:
+        return self.scheduler.running
+
+    @property
+    def poll_seconds(self) -> float:
+        return self.settings.poll_minutes * 60.0
+
+    async def open_digests(self) -> int:
+        return await self.store.open_count()
+
+    def _web_routes(self, port: int) -> list[Any]:
+        """Health and metrics routes for an adapter's own server on `port`, when PAPERBOY_HTTP_PORT is that port."""
+        if self.settings.http_port != port:
+            return []
+        from bot.health import routes
+
+        return routes(self)
+
+    async def _listen(self, adapters: Sequence[Adapter]) -> web.AppRunner | None:
+        """The health listener on PAPERBOY_HOST:PAPERBOY_HTTP_PORT, unless it is off or an adapter
+        serves HTTP on that port itself (Slack's HTTP mode), which then mounts the routes."""
+        port = self.settings.http_port
+        if port is None or any(getattr(a, "http_port", None) == port for a in adapters):
+            return None
+        from bot.health import serve
+
+        runner, self.http_port = await serve(self, self.settings.http_host, port)
+        log.info("health and metrics on http://%s:%d/healthz and /metrics", self.settings.http_host, self.http_port)
+        return runner
 
     async def close(self) -> None:
         self.scheduler.shutdown()
@@ -137,6 +177,7 @@ class Core:
     async def run(self, adapters: Sequence[Adapter]) -> list[str]:
         """Serve until every adapter has finished (the console at end of input, others when they
         give up) or until `stop`; returns the platforms whose adapter ended on its own."""
+        listener = await self._listen(adapters)
         self.delivery.attach({adapter.platform: adapter for adapter in adapters})
         tasks = {asyncio.create_task(self._run_adapter(adapter)): adapter.platform for adapter in adapters}
         stopping = asyncio.create_task(self._stop.wait())
@@ -150,6 +191,8 @@ class Core:
         finally:
             await self._wind_down(starting, list(tasks), adapters)
             stopping.cancel()
+            if listener is not None:
+                await listener.cleanup()
         if self.stop_reason is not None:
             return []
         return [platform for task, platform in tasks.items() if not task.cancelled()]

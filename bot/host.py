@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from bot.commands import Commands
 from bot.inflight import InFlight
@@ -25,9 +27,16 @@ CHOICE_CHARS = 100  # platforms cap a choice's label (Discord: 100)
 
 class CoreHost:
     def __init__(
-        self, commands: Commands, store: Store, pacer: Pacer, started: asyncio.Event, work: InFlight
+        self,
+        commands: Commands,
+        store: Store,
+        pacer: Pacer,
+        started: asyncio.Event,
+        work: InFlight,
+        web_routes: Callable[[int], list[Any]],
     ) -> None:
         self._commands = commands
+        self._web_routes = web_routes
         self._work = work
         self._store = store
         self._pacer = pacer
@@ -54,6 +63,9 @@ class CoreHost:
 
     async def pace(self, key: ChannelKey) -> None:
         await self._pacer.wait(key)
+
+    def web_routes(self, port: int) -> list[Any]:
+        return self._web_routes(port)
 
     async def wait_started(self) -> None:
         """Until the start-up catch-up is done. Commands never need this; a script reading

@@ -7,6 +7,7 @@ a line of output or an event of a fake, never a sleep (the timeouts only guard a
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -210,3 +211,37 @@ async def test_discord_unreachable_at_start_is_retried_with_backoff_and_each_wai
     assert len(waits) == 3 and waits[0].startswith(f"Discord: cannot reach {dead} yet (")
     assert [w.rsplit("trying again in ", 1)[1] for w in waits] == ["1 s", "2 s", "4 s"]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+# Logs
+
+
+async def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:
+    env = environment(tmp_path, PAPERBOY_LOG_FORMAT="json")
+    async with paperboy(tmp_path, env) as process:
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(b"/papers subscribe llms\n/papers digest\n")
+        process.stdin.close()
+        out = (await asyncio.wait_for(process.stdout.read(), WAIT)).decode()
+        seen: list[str] = []
+        assert await finish(process, seen) == 0
+    assert "Posted 6 papers." in out  # what the console prints stays text
+    entries = [json.loads(line) for line in "".join(seen).splitlines()]
+    assert entries and all(set(e) == {"time", "level", "logger", "message"} for e in entries)
+    assert {"level": "INFO", "logger": "bot.delivery", "message": "sent digest 1 to console:local:console: 6 papers"} in [
+        {k: e[k] for k in ("level", "logger", "message")} for e in entries
+    ]
+
+
+def test_a_json_log_line_carries_the_traceback_as_a_string() -> None:
+    from bot.config import JsonFormatter
+
+    try:
+        raise RuntimeError("database is locked")
+    except RuntimeError:
+        record = logging.LogRecord("bot.core", logging.ERROR, __file__, 1, "poll failed: %s", ("x",), sys.exc_info())
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["message"] == "poll failed: x" and entry["level"] == "ERROR" and entry["logger"] == "bot.core"
+    assert entry["exc_info"].startswith("Traceback (most recent call last):")
+    assert entry["exc_info"].endswith("RuntimeError: database is locked")
+    assert entry["time"].endswith("+00:00")
