@@ -5,10 +5,16 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import sqlite3
+from contextlib import closing
+from datetime import UTC, datetime
+
 from adapters.console import KEY
 from bot.core import Core
 from bot.models import ChannelKey, CommandContext
 from bot.source import SourceError
+from bot.store import Store
+from bot.store.schema import MIGRATIONS
 from tests.support import MemoryAdapter, VirtualTime
 from tests.test_cli import paperboy
 
@@ -104,3 +110,27 @@ def test_paperboy_status_reads_what_another_process_recorded(tmp_path: Path) -> 
     assert missing.stderr == f"paperboy: no channel slack:T1:C1 in {tmp_path / 'cli.db'}: 'paperboy status' lists the channels\n"
     bad = paperboy(tmp_path, "status", "--channel", "slack")
     assert bad.returncode == 2 and "'slack' is not a channel: use PLATFORM:WORKSPACE:CHANNEL" in bad.stderr
+
+
+async def test_a_database_of_the_previous_schema_gains_the_fetch_log_and_keeps_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with closing(sqlite3.connect(path)) as old:
+        old.executescript(MIGRATIONS[0])
+        old.execute("INSERT INTO channels (platform, workspace, channel, time, tz, created_at)"
+                    " VALUES ('console', 'local', 'console', '09:00', 'UTC', '2026-08-20T00:00:00+00:00')")
+        old.execute("PRAGMA user_version = 1")
+        old.commit()
+    store = await Store.open(str(path))
+    try:
+        assert await store.channel(KEY) is not None
+        assert await store.last_poll() == []
+        await store.record_fetch(date(2026, 8, 10), datetime(2026, 8, 10, 7, tzinfo=UTC), None, "timeout")
+        assert len(await store.fetch_errors(datetime(2026, 8, 1, tzinfo=UTC))) == 1
+        await store.record_fetch(AUG21, datetime(2026, 8, 21, 7, tzinfo=UTC), 17)
+        assert await store.fetch_errors(datetime(2026, 8, 1, tzinfo=UTC)) == []  # kept a week
+        [fetch] = await store.last_poll()
+        assert (fetch.day, fetch.papers, fetch.error) == (AUG21, 17, None)
+    finally:
+        await store.close()
+    with closing(sqlite3.connect(path)) as again:
+        assert again.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
