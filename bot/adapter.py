@@ -99,6 +99,11 @@ class Host(Protocol):
     async def wait_started(self) -> None:
         """Until the start-up catch-up is done (for scripted sessions; commands never need it)."""
 
+    def web_routes(self, port: int) -> list[Any]:
+        """aiohttp routes (`/healthz`, `/metrics`) for an adapter's own HTTP server on `port`: empty unless
+        PAPERBOY_HTTP_PORT is that port. An adapter that serves HTTP declares `http_port` (the port it
+        will listen on) so the core does not listen there itself, and mounts these routes."""
+
 
 class Adapter(Protocol):
     platform: str

@@ -26,7 +26,7 @@ class Backoff:
         """The wait before retry number `attempt` (1-based); the server's Retry-After wins, capped."""
         if retry_after is not None:
             return min(retry_after, self.cap)
-        return min(self.cap, self.base * 2 ** (attempt - 1)) + self.jitter * self.draw()
+        return min(self.cap, self.base * 2.0 ** min(attempt - 1, 64)) + self.jitter * self.draw()  # retry forever: no overflow
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import date
@@ -40,6 +41,15 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+def _channel_key(text: str) -> tuple[str, str, str]:
+    platform, workspace, channel = (text.split(":", 2) + ["", ""])[:3]
+    if not (platform and workspace and channel):
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a channel: use PLATFORM:WORKSPACE:CHANNEL, e.g. slack:T0123:C0456 or console:local:console"
+        )
+    return platform, workspace, channel
+
+
 def build_parser(registry: Registry) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="paperboy",
@@ -55,6 +65,9 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
     preview = sub.add_parser("preview", help="print the stored papers a query matches")
     preview.add_argument("query", help='a query, e.g. \'"reinforcement learning" -survey\'')
     preview.add_argument("--days", type=_positive, default=7, help="the newest N featured days (default 7)")
+    status = sub.add_parser("status", help="why nothing arrived: the source, and each channel's digests")
+    status.add_argument("--channel", type=_channel_key, metavar="PLATFORM:WORKSPACE:CHANNEL",
+                        help="one channel (default: every channel with a subscription)")
     for spec in registry:
         for name, text in spec.commands.items():
             sub.add_parser(name, help=text)
@@ -83,16 +96,36 @@ def chosen(registry: Registry, settings: Settings, env: Mapping[str, str]) -> li
 
 
 async def run(registry: Registry, settings: Settings, env: Mapping[str, str]) -> None:
+    """Serve until stopped. SIGTERM and SIGINT stop it cleanly (exit 0); when every adapter
+    gave up for good (a refused token, a port in use) it fails (exit 1). The fallback (the
+    console) finishing at the end of its input is a normal end."""
+    specs = chosen(registry, settings, env)
     try:
-        adapters = [spec.load(env) for spec in chosen(registry, settings, env)]
+        adapters = [spec.load(env) for spec in specs]
     except ConfigError as err:
         raise Failure(str(err)) from None
     core = await _open_core(settings)
     log.info("paperboy %s: %s", __version__, ", ".join(a.platform for a in adapters))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, core.stop, sig.name)
+        except (NotImplementedError, RuntimeError):  # no signal handlers on this platform or thread
+            pass
     try:
-        await core.run(adapters)
+        ended = await core.run(adapters)
+    except ConfigError as err:  # PAPERBOY_HTTP_PORT cannot be bound
+        raise Failure(str(err)) from None
     finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.remove_signal_handler(sig)
+            except (NotImplementedError, RuntimeError):
+                pass
         await core.close()
+    fallback = {adapter.platform for spec, adapter in zip(specs, adapters, strict=True) if spec.token_env is None}
+    if ended and not fallback.intersection(ended):
+        raise Failure(f"every adapter stopped for good ({', '.join(ended)}); the log says why")
 
 
 async def fetch(settings: Settings, day: date | None, days: int | None) -> None:
@@ -146,6 +179,30 @@ async def preview(settings: Settings, text: str, days: int) -> int:
     return 0
 
 
+async def status(settings: Settings, wanted: tuple[str, str, str] | None) -> None:
+    from bot.models import ChannelKey
+    from bot.status import channel_report, source_report
+
+    core = await _open_core(settings)
+    try:
+        now = core.clock()
+        if wanted is None:
+            channels = await core.store.channels()
+        else:
+            found = await core.store.channel(ChannelKey(*wanted))
+            if found is None:
+                raise Failure(f"no channel {':'.join(wanted)} in {settings.db}: 'paperboy status' lists the channels")
+            channels = [found]
+        print("\n".join(await source_report(core.store, now)))
+        if not channels:
+            print("No channel has a subscription yet.")
+        for channel in channels:
+            print(f"\n== {channel.key} ==")
+            print("\n".join(await channel_report(core.store, channel, now)))
+    finally:
+        await core.close()
+
+
 def main(registry: Registry, argv: Sequence[str] | None = None) -> int:
     parser = build_parser(registry)
     args = parser.parse_args(argv)
@@ -160,12 +217,14 @@ def main(registry: Registry, argv: Sequence[str] | None = None) -> int:
     except ConfigError as err:
         print(f"paperboy: {err}", file=sys.stderr)
         return 1
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     try:
         if args.command == "run":
             asyncio.run(run(registry, settings, env))
         elif args.command == "fetch":
             asyncio.run(fetch(settings, args.date, args.days))
+        elif args.command == "status":
+            asyncio.run(status(settings, args.channel))
         elif args.command == "preview":
             return asyncio.run(preview(settings, args.query, args.days))
         else:

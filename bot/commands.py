@@ -18,6 +18,7 @@ from bot.delivery import Clock, Delivery
 from bot.matcher import Matcher
 from bot.models import CommandContext, DigestItem, Reply, one_line
 from bot.query import Query, QueryError, parse
+from bot.status import channel_report, source_report
 from bot.store import Channel, Store
 from bot.text import echo, plural
 
@@ -254,6 +255,12 @@ class Commands:
         if await self._store.open_digests(channel.id):
             return Reply("The digest could not be posted yet; it will be retried at the next poll.", ok=False)
         return Reply("Nothing new: no paper featured since the last digest matches this channel's subscriptions.")
+
+    async def cmd_status(self, call: _Call) -> Reply:
+        now = self._clock()
+        channel = await self._store.channel(call.ctx.key)
+        lines = await source_report(self._store, now) + await channel_report(self._store, channel, now, call.ctx.command)
+        return Reply("\n".join(lines))
 
     async def cmd_pause(self, call: _Call) -> Reply:
         if not call.ctx.can_manage:

@@ -96,6 +96,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         manages=True,
     ),
     CommandSpec("digest", "post what is due now"),
+    CommandSpec("status", "why nothing arrived: last fetch, next and last digest, today's papers"),
     CommandSpec("pause", "stop posting digests here until resumed", manages=True),
     CommandSpec("resume", "start posting digests here again", manages=True),
     CommandSpec("help", "what each command does"),

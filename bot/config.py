@@ -6,11 +6,13 @@ Secrets live only here (and in the environment); they never reach the database o
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -114,6 +116,9 @@ class Settings:
     max_subscriptions: int = 25
     max_query_chars: int = 300
     console: bool = False
+    http_port: int | None = None  # /healthz and /metrics; None: off
+    http_host: str = "127.0.0.1"
+    log_format: str = "text"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -130,7 +135,17 @@ class Settings:
             raise ConfigError(
                 f"PAPERBOY_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got '{level}'"
             )
+        log_format = env.get("PAPERBOY_LOG_FORMAT", "").strip().lower() or "text"
+        if log_format not in {"text", "json"}:
+            raise ConfigError(f"PAPERBOY_LOG_FORMAT must be text or json, got '{log_format}'")
+        raw_port = env.get("PAPERBOY_HTTP_PORT", "").strip()
+        if raw_port and not (raw_port.isascii() and raw_port.isdigit() and 1 <= int(raw_port) <= 65535):
+            raise ConfigError(f"PAPERBOY_HTTP_PORT must be a port number from 1 to 65535, got '{raw_port}'")
+        http_port = int(raw_port) if raw_port else None
         return cls(
+            http_port=http_port,
+            http_host=env.get("PAPERBOY_HOST", "").strip() or "127.0.0.1",
+            log_format=log_format,
             db=env.get("PAPERBOY_DB", "").strip() or "paperboy.db",
             source=_source(env.get("PAPERBOY_SOURCE", "").strip() or DEFAULT_URL),
             hf_token=env.get("HF_TOKEN", "").strip() or None,
@@ -178,10 +193,26 @@ class OneLineFormatter(logging.Formatter):
         return super().formatMessage(escaped)
 
 
-def configure_logging(level: str) -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, for log shippers: time, level, logger, message, exc_info as a string."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exc_info"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(level: str, log_format: str = "text") -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(
-        OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%Y-%m-%dT%H:%M:%S")
+        JsonFormatter() if log_format == "json"
+        else OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%Y-%m-%dT%H:%M:%S")
     )
     logging.basicConfig(level=level, handlers=[handler])
     # APScheduler narrates every job it adds and runs at INFO; its warnings still show.

@@ -2,6 +2,11 @@
 
 Adapters never see the `Core`: each gets a `CoreHost` (commands, autocomplete, pacing),
 and the core sends digests through them with `Delivery`. The core imports no adapter.
+
+`run` serves until every adapter has finished or `stop` is called (SIGTERM, SIGINT): then
+commands are refused, the post in flight finishes (at most STOP_SECONDS), and every
+connection is closed. It returns the platforms whose adapter ended on its own, so the CLI
+can tell a clean stop from "every adapter gave up".
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import gc
 import logging
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from bot.adapter import Adapter
 from bot.backoff import Backoff
@@ -23,9 +29,13 @@ from bot.scheduler import Scheduler
 from bot.source import Source, SourceError, open_source
 from bot.store import Store
 
+if TYPE_CHECKING:
+    from aiohttp import web
+
 log = logging.getLogger(__name__)
 
 CATCH_UP_DAYS = 7
+STOP_SECONDS = 10.0  # how long a stop waits for the work in flight
 
 
 def utcnow() -> datetime:
@@ -47,8 +57,12 @@ class Core:
         self.source = source
         self.clock = clock
         self.delivery = Delivery(store, clock, timing, backoff)
+        self.telemetry = self.delivery.telemetry
         self.scheduler = Scheduler(self.poll, self.delivery.run_due, settings.poll_minutes)
         self.ready = asyncio.Event()
+        self.stop_reason: str | None = None
+        self.http_port: int | None = None  # the health listener's port, once bound
+        self._stop = asyncio.Event()
         self.commands = Commands(store, self.delivery, settings, clock, self.scheduler.schedule, self.ready)
 
     @classmethod
@@ -65,7 +79,42 @@ class Core:
 
     def host(self, adapter: Adapter) -> CoreHost:
         """What the adapter may use of the core."""
-        return CoreHost(self.commands, self.store, self.delivery.pacer(adapter), self.ready)
+        return CoreHost(
+            self.commands, self.store, self.delivery.pacer(adapter), self.ready, self.delivery.work, self._web_routes
+        )
+
+    # What /healthz and /metrics read (bot.health.Running)
+
+    @property
+    def scheduling(self) -> bool:
+        return self.scheduler.running
+
+    @property
+    def poll_seconds(self) -> float:
+        return self.settings.poll_minutes * 60.0
+
+    async def open_digests(self) -> int:
+        return await self.store.open_count()
+
+    def _web_routes(self, port: int) -> list[Any]:
+        """Health and metrics routes for an adapter's own server on `port`, when PAPERBOY_HTTP_PORT is that port."""
+        if self.settings.http_port != port:
+            return []
+        from bot.health import routes
+
+        return routes(self)
+
+    async def _listen(self, adapters: Sequence[Adapter]) -> web.AppRunner | None:
+        """The health listener on PAPERBOY_HOST:PAPERBOY_HTTP_PORT, unless it is off or an adapter
+        serves HTTP on that port itself (Slack's HTTP mode), which then mounts the routes."""
+        port = self.settings.http_port
+        if port is None or any(getattr(a, "http_port", None) == port for a in adapters):
+            return None
+        from bot.health import serve
+
+        runner, self.http_port = await serve(self, self.settings.http_host, port)
+        log.info("health and metrics on http://%s:%d/healthz and /metrics", self.settings.http_host, self.http_port)
+        return runner
 
     async def close(self) -> None:
         self.scheduler.shutdown()
@@ -82,17 +131,23 @@ class Core:
         for day in days:
             try:
                 counts[day] = await self.store.upsert_papers(await self.source.fetch_day(day), self.clock())
-            except SourceError as err:
-                log.error("could not fetch %s, will try again at the next poll: %s", day, err)
-            except Exception as err:
-                log.error("could not fetch %s, will try again at the next poll: %s: %s", day, type(err).__name__, err)
+            except Exception as err:  # noqa: BLE001 - one day's failure, whatever it is, is that day's alone
+                reason = str(err) if isinstance(err, SourceError) else f"{type(err).__name__}: {err}"
+                log.error("could not fetch %s, will try again at the next poll: %s", day, reason)
+                await self.store.record_fetch(day, self.clock(), None, reason)
+                continue
+            await self.store.record_fetch(day, self.clock(), counts[day])
+            self.telemetry.papers_fetched += counts[day]
         return counts
 
     async def poll(self) -> dict[date, int]:
         """The poll job: refresh the current days, retry unsent digests, post instant matches."""
-        counts = await self.fetch(await self._due_days())
-        await self.delivery.send_open()
-        await self.delivery.run_instant()
+        async with self.delivery.work.working():
+            counts = await self.fetch(await self._due_days())
+            await self.delivery.send_open()
+            await self.delivery.run_instant()
+        self.telemetry.polls += 1
+        self.telemetry.last_poll = self.clock()
         return counts
 
     async def _due_days(self) -> list[date]:
@@ -119,19 +174,51 @@ class Core:
         self.scheduler.start()
         self.ready.set()
 
-    async def run(self, adapters: Sequence[Adapter]) -> None:
-        """Serve until every adapter has finished (the console at end of input, others when stopped)."""
+    def stop(self, reason: str) -> None:
+        """Ask `run` to stop cleanly (a signal handler calls this)."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+            self._stop.set()
+
+    async def run(self, adapters: Sequence[Adapter]) -> list[str]:
+        """Serve until every adapter has finished (the console at end of input, others when they
+        give up) or until `stop`; returns the platforms whose adapter ended on its own."""
+        listener = await self._listen(adapters)
         self.delivery.attach({adapter.platform: adapter for adapter in adapters})
-        tasks = [asyncio.create_task(self._run_adapter(adapter)) for adapter in adapters]
+        tasks = {asyncio.create_task(self._run_adapter(adapter)): adapter.platform for adapter in adapters}
+        stopping = asyncio.create_task(self._stop.wait())
+        starting = asyncio.create_task(self.start())
         try:
-            await self.start()
-            await asyncio.gather(*tasks)
+            await asyncio.wait([starting, stopping], return_when=asyncio.FIRST_COMPLETED)
+            if starting.done():
+                starting.result()  # a start-up that failed ends the run with its error
+                serving = asyncio.gather(*tasks, return_exceptions=True)  # _run_adapter logs what went wrong
+                await asyncio.wait([serving, stopping], return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            for adapter in adapters:
-                await adapter.close()
+            await self._wind_down(starting, list(tasks), adapters)
+            stopping.cancel()
+            if listener is not None:
+                await listener.cleanup()
+        if self.stop_reason is not None:
+            return []
+        return [platform for task, platform in tasks.items() if not task.cancelled()]
+
+    async def _wind_down(self, starting: asyncio.Task[None], tasks: list[asyncio.Task[None]],
+                         adapters: Sequence[Adapter]) -> None:
+        """Refuse new work, let the post in flight finish (bounded), then close every connection."""
+        self.scheduler.shutdown()
+        drained = await self.delivery.work.drain(STOP_SECONDS)
+        for task in [starting, *tasks]:
+            task.cancel()
+        await asyncio.gather(starting, *tasks, return_exceptions=True)
+        for adapter in adapters:
+            await adapter.close()
+        if self.stop_reason is not None:
+            log.info(
+                "stopped on %s: %s; connections closed", self.stop_reason,
+                "the work in flight finished" if drained else
+                f"work still in flight after {STOP_SECONDS:.0f} s was cut off and resumes at the next start",
+            )
 
     async def _run_adapter(self, adapter: Adapter) -> None:
         try:

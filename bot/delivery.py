@@ -18,12 +18,14 @@ from zoneinfo import ZoneInfo
 from bot.adapter import Adapter, AdapterStopped, ChannelGone, Outbox, SendFailed
 from bot.backoff import Backoff
 from bot.gcpause import no_full_collections
+from bot.inflight import InFlight
 from bot.matcher import match_channels
 from bot.models import Digest, DigestItem, Paper, day_url
 from bot.pacing import REAL_TIME, Pacer, Timing
 from bot.query import Query, QueryError, parse
 from bot.sending import Ledger, Sender
 from bot.store import Channel, DigestPlan, PlannedDigest, Store
+from bot.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,8 @@ def plan_wave(
 
 class Delivery:
     def __init__(self, store: Store, clock: Clock, timing: Timing = REAL_TIME, backoff: Backoff | None = None) -> None:
+        self.work = InFlight()  # what a stop waits for
+        self.telemetry = Telemetry()
         self._store = store
         self._clock = clock
         self._timing = timing
@@ -114,7 +118,9 @@ class Delivery:
     def attach(self, adapters: Mapping[str, Adapter]) -> None:
         """Send through these adapters, each paced by its own platform's declared rates."""
         for platform, adapter in adapters.items():
-            self._senders[platform] = Sender(adapter, self.pacer(adapter), self._backoff, self._timing.sleep)
+            self._senders[platform] = Sender(
+                adapter, self.pacer(adapter), self._backoff, self._timing.sleep, self.work, self.telemetry
+            )
 
     def detach(self, platform: str) -> None:
         self._senders.pop(platform, None)
@@ -122,6 +128,8 @@ class Delivery:
     async def deliver(self, channels: Sequence[Channel]) -> int:
         """Plan what is due for the channels in one pass, then send everything open for them;
         returns the papers posted."""
+        if self.work.stopping:
+            return 0
         async with self._planning:
             with no_full_collections:
                 await self._plan(channels)
@@ -131,6 +139,8 @@ class Delivery:
         workers = [
             self._send_queue(queue) for queue in queues.values() for _ in range(min(len(queue), CHANNELS_AT_ONCE))
         ]
+        if len(workers) == 1:  # one channel (`/papers digest`): sent in this task, no other to start
+            return await workers[0]
         return sum(await asyncio.gather(*workers))
 
     async def _send_queue(self, queue: deque[Channel]) -> int:
@@ -142,7 +152,9 @@ class Delivery:
         return sent
 
     async def _send_channel(self, channel: Channel) -> int:
-        async with self._slots[channel.key.platform], self._locks[channel.id]:
+        if self.work.stopping:
+            return 0
+        async with self.work.working(), self._slots[channel.key.platform], self._locks[channel.id]:
             sent = 0
             for planned in await self._store.open_digests(channel.id):
                 sent += await self._send(planned)
@@ -166,9 +178,11 @@ class Delivery:
     async def send_open(self) -> int:
         """Send every digest that was planned and not marked sent (after a crash or a failure)."""
         sent = 0
+        if self.work.stopping:
+            return 0
         for planned in await self._store.open_digests():
             if planned.channel.paused_reason is None:
-                async with self._locks[planned.channel.id]:
+                async with self.work.working(), self._locks[planned.channel.id]:
                     sent += await self._send(planned)
         return sent
 
@@ -193,13 +207,16 @@ class Delivery:
             await self._store.update_channel(channel, paused_reason=gone.reason)
             return 0
         except AdapterStopped as stopped:
+            self.telemetry.failed[channel.key.platform] += 1
             log.error("stopping the %s adapter: %s", channel.key.platform, stopped)
             self.detach(channel.key.platform)
             return 0
         except SendFailed as failed:
+            self.telemetry.failed[channel.key.platform] += 1
             log.warning("digest %s for %s not sent, will retry: %s", planned.id, channel.key, failed)
             return 0
         await self._store.mark_sent(planned.id, self._clock())
+        self.telemetry.sent[channel.key.platform] += 1
         log.info("sent digest %s to %s: %d papers", planned.id, channel.key, len(planned.items))
         return len(planned.items)
 

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from bot.commands import Commands
+from bot.inflight import InFlight
 from bot.models import ChannelKey, CommandContext, Reply
 from bot.pacing import Pacer
 from bot.store import Store
@@ -18,18 +21,31 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 SORRY = "Sorry, that failed on Paperboy's side and was logged. Please try again later."
+STOPPING = "Paperboy is restarting; please try again in a minute."
 CHOICE_CHARS = 100  # platforms cap a choice's label (Discord: 100)
 
 
 class CoreHost:
-    def __init__(self, commands: Commands, store: Store, pacer: Pacer, started: asyncio.Event) -> None:
+    def __init__(
+        self,
+        commands: Commands,
+        store: Store,
+        pacer: Pacer,
+        started: asyncio.Event,
+        work: InFlight,
+        web_routes: Callable[[int], list[Any]],
+    ) -> None:
         self._commands = commands
+        self._web_routes = web_routes
+        self._work = work
         self._store = store
         self._pacer = pacer
         self._started = started
 
     async def handle(self, ctx: CommandContext, text: str) -> Reply:
         """The command's reply; a failure inside is logged and answered with one apologetic line."""
+        if self._work.stopping:
+            return Reply(STOPPING, ok=False)
         try:
             return await self._commands.handle(ctx, text)
         except Exception:
@@ -47,6 +63,9 @@ class CoreHost:
 
     async def pace(self, key: ChannelKey) -> None:
         await self._pacer.wait(key)
+
+    def web_routes(self, port: int) -> list[Any]:
+        return self._web_routes(port)
 
     async def wait_started(self) -> None:
         """Until the start-up catch-up is done. Commands never need this; a script reading

@@ -51,6 +51,10 @@ class Scheduler:
     def start(self) -> None:
         self._scheduler.start()
 
+    @property
+    def running(self) -> bool:
+        return bool(self._scheduler.running)
+
     def shutdown(self) -> None:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)

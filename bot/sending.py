@@ -14,8 +14,10 @@ from typing import Any
 
 from bot.adapter import UNCONFIRMED, Adapter, AdapterStopped, ChannelGone, Outbox, SendFailed
 from bot.backoff import Backoff
+from bot.inflight import InFlight
 from bot.models import ChannelKey, Digest
 from bot.pacing import Pacer
+from bot.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +37,20 @@ class Sender:
     """Sends digests for one adapter under its pacer and the shared backoff."""
 
     def __init__(
-        self, adapter: Adapter, pacer: Pacer, backoff: Backoff, sleep: Callable[[float], Awaitable[None]]
+        self,
+        adapter: Adapter,
+        pacer: Pacer,
+        backoff: Backoff,
+        sleep: Callable[[float], Awaitable[None]],
+        work: InFlight | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._adapter = adapter
         self._pacer = pacer
         self._backoff = backoff
         self._sleep = sleep
+        self._work = work or InFlight()
+        self._telemetry = telemetry or Telemetry()
 
     async def send(self, key: ChannelKey, digest: Digest, outbox: Outbox, ledger: Ledger) -> None:
         """Post the parts not yet recorded; later parts reply to the first (a thread, where the platform has them)."""
@@ -66,6 +76,8 @@ class Sender:
                 await record(doubt, UNCONFIRMED)
         for part, message in enumerate(parts):
             if part not in sent:
+                if self._work.stopping:  # the part before went out and is recorded: the rest waits for the restart
+                    raise SendFailed("Paperboy is stopping; the rest of the digest goes out after the restart")
                 await record(part, await self._post(key, message, outbox.part_key(part), _reply_to(sent, part), ledger))
 
     async def _post(self, key: ChannelKey, message: Any, part_key: str, reply_to: str | None, ledger: Ledger) -> str:
@@ -73,6 +85,7 @@ class Sender:
         first where the platform can tell, and never retried where it cannot."""
         checking = False
         failure = SendFailed("not tried")
+        attempt = 0
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 if checking:
@@ -86,6 +99,8 @@ class Sender:
                 return await self._adapter.post(key, message, part_key, reply_to)
             except SendFailed as failed:
                 failure = failed
+                if failed.retry_after is not None:
+                    self._telemetry.rate_limited[self._adapter.platform] += 1
                 if failed.uncertain and not self._adapter.verifies_sends:
                     raise  # left in flight: the next attempt follows the at-most-once rule
                 checking = checking or failed.uncertain
@@ -93,13 +108,15 @@ class Sender:
                     await ledger.settle()
                 log.warning("%s: posting %s to %s failed (%s), attempt %d of %d",
                             self._adapter.platform, part_key, key, failed, attempt, ATTEMPTS)
+                if self._work.stopping:
+                    break  # no backoff while stopping: the restart retries it
                 if attempt < ATTEMPTS:
                     await self._sleep(self._backoff.delay(attempt, failed.retry_after))
             except (ChannelGone, AdapterStopped):
                 if not checking:
                     await ledger.settle()
                 raise
-        raise SendFailed(f"{failure} after {ATTEMPTS} attempts", uncertain=checking)
+        raise SendFailed(f"{failure} after {attempt} attempts", uncertain=checking)
 
 
 def _reply_to(sent: dict[int, str], part: int) -> str | None:

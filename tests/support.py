@@ -151,6 +151,9 @@ class StubHost:
     async def wait_started(self) -> None:
         return None
 
+    def web_routes(self, port: int) -> list[Any]:
+        return []
+
 
 @asynccontextmanager
 async def running(core: Any, *adapters: Any) -> AsyncIterator[asyncio.Task[None]]:

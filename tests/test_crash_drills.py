@@ -38,7 +38,7 @@ DISCORD_CHANNEL = "1100000000000000002"
 WAIT = 20.0  # seconds; only a guard against a hang
 PLATFORMS = ("slack", "discord")
 POINTS = {  # drill -> what tests/drills/crashing_run.py is told: "METHOD WHEN", and the part for record_part
-    "after planning": ("plan_digest after", ""),
+    "after planning": ("plan_digests after", ""),
     "after claiming": ("mark_sending after", ""),
     "after posting part 0, before recording it": ("record_part before", "0"),
     "after posting part 1 in its thread, before recording it": ("record_part before", "1"),

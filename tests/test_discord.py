@@ -30,8 +30,8 @@ from bot.config import ConfigError
 from bot.core import Core
 from bot.models import ChannelKey, CommandContext, Digest, DigestItem, Reason
 from bot.source import parse_items
-from tests.fakes.discord_api import ADA, MEMBER, FakeDiscord, Fault, Interaction, Json, Member
-from tests.support import MemoryAdapter, send
+from tests.fakes.discord_api import ADA, MEMBER, NONCE_SECONDS, FakeDiscord, Fault, Interaction, Json, Member
+from tests.support import MemoryAdapter, VirtualTime, send
 from tests.support import MemoryOutbox as Ledger
 
 GUILD = 1_100_000_000_000_000_001
@@ -75,6 +75,10 @@ class Waiter(logging.Handler):
 
 @pytest.fixture
 def env(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    return discord_env(fake, monkeypatch)
+
+
+def discord_env(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The environment the README sets; discord.py's process-wide addresses are restored afterwards."""
     monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
     monkeypatch.setattr(DiscordWebSocket, "DEFAULT_GATEWAY", DiscordWebSocket.DEFAULT_GATEWAY)
@@ -324,29 +328,73 @@ async def test_a_channel_discord_refuses_is_paused_with_the_reason(
     assert f"Paused: Discord says {reason}" in listed
 
 
-async def test_a_resend_after_a_crash_reuses_the_nonce_and_posts_nothing_twice(
-    core: Core, fake: FakeDiscord, env: dict[str, str]
-) -> None:
+async def crash_then_resend(core: Core, fake: TimedFake, env: dict[str, str], *, later: float = 0.0) -> Ledger:
+    """Discord accepts part 1 of a two-part digest, the process dies before recording it, and a new
+    process resends the digest `later` seconds after (on the fake's clock)."""
     digest = digest_of(12)
-    ledger = Ledger(crash_after=1)  # Discord accepted part 1, then the process died
+    ledger = Ledger(crash_after=1)
     first = create(env)
     task = await started(first, core, fake)
     with pytest.raises(RuntimeError):
         await send(first, KEY, digest, ledger)
     await stopped(task)
+    await first.close()
     assert ledger.sent.keys() == {0}
+    fake.time.advance(seconds=later)
 
     ledger.crash_after = None
     restarted = create(env)  # a new process: a new client, the same ledger
     task = await started(restarted, core, fake)
     await send(restarted, KEY, digest, ledger.outbox(uncertain=True))
     await stopped(task)
+    await restarted.close()
+    return ledger
 
+
+class TimedFake(FakeDiscord):
+    """A fake Discord whose nonce window runs on a virtual clock, `time`."""
+
+    def __init__(self) -> None:
+        self.time = VirtualTime()
+        super().__init__(clock=self.time.clock)
+
+
+@pytest.fixture
+async def timed_fake() -> AsyncIterator[TimedFake]:
+    server = TimedFake()
+    await server.start()
+    yield server
+    await server.close()
+
+
+@pytest.mark.parametrize("later", [0.0, NONCE_SECONDS + 3600])
+async def test_a_resend_after_a_crash_finds_the_part_in_the_history_and_posts_nothing_twice(
+    core: Core, timed_fake: TimedFake, monkeypatch: pytest.MonkeyPatch, later: float
+) -> None:
+    fake = timed_fake
+    env = discord_env(fake, monkeypatch)
+    ledger = await crash_then_resend(core, fake, env, later=later)  # within the nonce window, and long after it
     posts = fake.posts(CHANNEL)
     assert [p["nonce"] for p in posts] == ["pb7.0", "pb7.1"]  # each part once
+    assert [p["embeds"][-1]["footer"]["text"].rsplit(" · ", 1)[1] for p in posts] == ["pb7.0", "pb7.1"]
     sends = [r for r in fake.requests if r[:2] == ("POST", f"/channels/{CHANNEL}/messages")]
-    assert len(sends) == 3  # part 0, part 1, part 1 again: answered with the first message
+    looks = [r for r in fake.requests if r[:2] == ("GET", f"/channels/{CHANNEL}/messages")]
+    assert (len(sends), len(looks)) == (2, 1)  # part 1 was found in the history, not posted again
     assert ledger.sent == {0: posts[0]["id"], 1: posts[1]["id"]}
+
+
+async def test_without_read_message_history_the_nonce_still_catches_a_quick_resend(
+    core: Core, timed_fake: TimedFake, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = timed_fake
+    fake.history_errors[CHANNEL] = (403, 50001, "Missing Access")
+    ledger = await crash_then_resend(core, fake, discord_env(fake, monkeypatch))
+    posts = fake.posts(CHANNEL)
+    assert [p["nonce"] for p in posts] == ["pb7.0", "pb7.1"]
+    sends = [r for r in fake.requests if r[:2] == ("POST", f"/channels/{CHANNEL}/messages")]
+    assert len(sends) == 3  # part 1 again: answered by Discord with the first message
+    assert ledger.sent == {0: posts[0]["id"], 1: posts[1]["id"]}
+    assert "allow the bot Read Message History" in caplog.text
 
 
 async def test_a_digest_sent_before_login_waits_for_it(core: Core, fake: FakeDiscord, env: dict[str, str]) -> None:
@@ -502,3 +550,12 @@ async def test_discord_invite_with_a_wrong_token_says_so(
     assert await asyncio.to_thread(command, "discord-invite", {**env, "DISCORD_TOKEN": "wrong"}) == 1
     out, err = capsys.readouterr()
     assert out == "" and err.startswith("paperboy discord-invite: Discord rejected DISCORD_TOKEN (401")
+
+
+async def test_status_explains_an_empty_day_to_anyone(bot: Bot) -> None:
+    await bot.papers("subscribe", query='"quantum chromodynamics"')
+    interaction = await bot.papers("status", member=BOB)
+    answer = "\n".join(texts(interaction.ephemeral))
+    assert answer.startswith("Last fetch: Fri 21 Aug 07:00 UTC: 17 papers featured on 2026-08-21")
+    assert "Papers featured on Fri 21 Aug 2026: 17, 0 delivered here." in answer
+    assert "- 17 no subscription matched: EnvHarness: Awakening Static Worlds for Agent Learning;" in answer

@@ -109,3 +109,20 @@ async def test_faults_answer_first_then_run_out(limited: FakeDiscord, http: aioh
     async with post(http, 10) as answer:
         assert answer.status == 200
     assert limited.invalid_requests == 1
+
+
+async def test_history_is_newest_first_without_nonces_and_pages_with_limit_and_before(
+    limited: FakeDiscord, http: aiohttp.ClientSession
+) -> None:
+    for n in range(3):
+        async with post(http, 9, content=f"m{n}", nonce=f"pb1.{n}", enforce_nonce=True) as answer:
+            assert answer.status == 200
+    url = "/api/v10/channels/9/messages"
+    async with http.get(url, params={"limit": "2"}) as answer:
+        newest = await answer.json()
+    assert [m["content"] for m in newest] == ["m2", "m1"]
+    assert all("nonce" not in m and "allowed_mentions" not in m for m in newest)
+    async with http.get(url, params={"before": newest[-1]["id"]}) as answer:
+        assert [m["content"] for m in await answer.json()] == ["m0"]
+    async with http.get(url, params={"limit": "101"}) as answer:
+        assert answer.status == 400

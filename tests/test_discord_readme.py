@@ -60,7 +60,8 @@ def test_the_variables_table_is_the_adapters_settings() -> None:
 def test_the_permissions_table_is_what_the_invite_asks_for() -> None:
     listed = re.findall(r"^\| ([A-Z][A-Za-z ]+) \| ", DOC.split("### 3.")[1].split("### 4.")[0], re.M)
     names = {"View Channels": "view_channel", "Send Messages": "send_messages",
-             "Send Messages in Threads": "send_messages_in_threads", "Embed Links": "embed_links"}
+             "Send Messages in Threads": "send_messages_in_threads", "Embed Links": "embed_links",
+             "Read Message History": "read_message_history"}
     assert discord.Permissions(**{names[n]: True for n in listed}) == PERMISSIONS
 
 

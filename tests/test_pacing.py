@@ -100,6 +100,7 @@ def test_backoff_doubles_up_to_the_cap_and_honours_retry_after() -> None:
     backoff = Backoff(base=2.0, cap=10.0, jitter=1.0, draw=lambda: 0.5)
     assert [backoff.delay(n) for n in (1, 2, 3, 4)] == [2.5, 4.5, 8.5, 10.5]
     assert backoff.delay(1, retry_after=7.0) == 7.0 and backoff.delay(1, retry_after=900.0) == 10.0
+    assert backoff.delay(5_000) == 10.5  # a start-up retried for days never overflows
 
 
 @pytest.mark.parametrize(

@@ -210,3 +210,12 @@ async def test_a_failing_command_answers_sorry_and_is_logged(
     monkeypatch.setattr(core.commands, "handle", broken)
     assert await ws.says("list") == "Sorry, that failed on Paperboy's side and was logged. Please try again later."
     assert "/papers list failed" in caplog.text and "database is locked" in caplog.text
+
+
+async def test_status_explains_an_empty_day(ws: Workspace) -> None:
+    await ws.says('subscribe "quantum chromodynamics"')
+    answer = await ws.says("status")
+    assert answer.startswith("Last fetch: Fri 21 Aug 07:00 UTC: 17 papers featured on 2026-08-21")
+    assert "Next digest: Fri 21 Aug 09:00 UTC." in answer
+    assert "Papers featured on Fri 21 Aug 2026: 17, 0 delivered here." in answer
+    assert "- 17 no subscription matched: EnvHarness: Awakening Static Worlds for Agent Learning;" in answer

@@ -21,10 +21,12 @@ import discord
 from adapters.discord.commands import PapersTree, papers_group
 from adapters.discord.config import DiscordConfig, invite_url
 from adapters.discord.guard import InvalidRequests
-from adapters.discord.render import LIMITS, NO_MENTIONS, Part, digest_parts
+from adapters.discord.render import LIMITS, NO_MENTIONS, Part, digest_parts, key_of, with_key
 from bot.adapter import AdapterStopped, ChannelGone, Host, SendFailed
+from bot.backoff import Backoff
 from bot.config import ConfigError
 from bot.models import ChannelKey, Digest
+from bot.pacing import REAL_TIME, Timing
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,8 @@ GONE = {
     50013: "Discord says the bot may not post here (Missing Permissions): allow it Send Messages and Embed Links",
     10003: "Discord says this channel no longer exists (Unknown Channel)",
 }
+HISTORY = 50  # recent messages searched for a part in doubt
+READY_WAIT = 60.0  # how long after start-up digests wait for the login, then they are left for the next poll
 REJECTED = "Discord rejected DISCORD_TOKEN (401 Unauthorized): reset it on the application's Bot page"
 
 
@@ -49,27 +53,34 @@ class _Client(discord.Client):
 class DiscordAdapter:
     platform = "discord"
     limits = LIMITS
-    # Each part goes out with a nonce from its key (discord.py adds enforce_nonce): a re-post within Discord's
-    # nonce window is answered with the first message, so the core may post an uncertain part again.
+    # Each part carries its key in its last embed's footer, so `find` can look it up in the channel's
+    # history; it also goes out as the nonce (discord.py adds enforce_nonce), so a re-post within
+    # Discord's nonce window is answered with the first message.
     verifies_sends = True
 
-    def __init__(self, config: DiscordConfig, guard: InvalidRequests | None = None) -> None:
+    def __init__(
+        self, config: DiscordConfig, guard: InvalidRequests | None = None, timing: Timing = REAL_TIME
+    ) -> None:
         self._config = config
         self._guard = guard or InvalidRequests()
+        self._timing = timing
         self.client = _Client(
             self._logged_in, intents=discord.Intents(guilds=True), http_trace=self._guard.trace_config()
         )
         self._tree = PapersTree(self.client)
         self._login_over = asyncio.Event()  # set once logged in, or once login failed
         self._stopped: str | None = None
+        self._ready_by: float | None = None
 
     async def run(self, host: Host) -> None:
         if self._config.guild_ids:
             self._tree.add_command(papers_group(host), guilds=[discord.Object(g) for g in self._config.guild_ids])
         else:
             self._tree.add_command(papers_group(host))
+        self._ready_by = asyncio.get_running_loop().time() + READY_WAIT
         try:
-            await self.client.start(self._config.token)
+            if await self._login():
+                await self.client.connect(reconnect=True)  # discord.py retries an unreachable gateway itself
         except discord.LoginFailure:
             self._stopped = REJECTED
         except discord.ConnectionClosed as closed:
@@ -81,6 +92,31 @@ class DiscordAdapter:
             self._login_over.set()
             await self.client.close()
         log.error("the Discord adapter stopped; the other adapters go on: %s", self._stopped)
+
+    async def _login(self) -> bool:
+        """Log in, retried with backoff (each wait logged) while Discord cannot be reached.
+        A refused token (LoginFailure) is final; so is an answer no retry can change (False)."""
+        backoff = Backoff(base=1.0, jitter=0.0)
+        attempt = 0
+        while True:
+            try:
+                await self.client.login(self._config.token)
+                return True
+            except discord.LoginFailure:
+                raise
+            except discord.HTTPException as err:
+                if err.status < 500 and err.status != 429:
+                    self._stopped = f"Discord refused the login ({err.status} {err.text})"
+                    return False
+                reason = f"Discord answered {err.status}"
+            except (aiohttp.ClientError, OSError, TimeoutError) as err:
+                reason = str(err) or type(err).__name__
+            attempt += 1
+            delay = backoff.delay(attempt)
+            log.warning("Discord: cannot reach %s yet (%s); trying again in %.0f s", self._config.api_url, reason, delay)
+            await self.client.http.close()  # login opens a new HTTP session each time; closing it
+            self.client.http.connector = discord.utils.MISSING  # closed its connector too: login makes a new one
+            await self._timing.sleep(delay)
 
     async def _logged_in(self) -> None:
         """Called by discord.py once the token is accepted, before the gateway connects."""
@@ -107,12 +143,11 @@ class DiscordAdapter:
         return digest_parts(digest)
 
     async def post(self, key: ChannelKey, message: Part, part_key: str, reply_to: str | None) -> str:
-        await self._login_over.wait()
-        if self._stopped:
-            raise AdapterStopped(self._stopped)
+        await self._logged_in_or_stopped()
         if self._guard.tripped():
             raise SendFailed(f"{self._guard.count()} invalid requests to Discord in 10 minutes; waiting")
         channel = self.client.get_partial_messageable(int(key.channel), guild_id=int(key.workspace))
+        message = with_key(message, part_key)
         try:
             sent = await channel.send(
                 message.content,
@@ -127,8 +162,41 @@ class DiscordAdapter:
         return str(sent.id)
 
     async def find(self, key: ChannelKey, part_keys: Sequence[str], reply_to: str | None) -> dict[str, str]:
-        """Nothing to look up: the re-post itself is answered with the first message (see `verifies_sends`)."""
-        return {}
+        """The bot's own messages among the channel's last HISTORY that carry these keys.
+
+        Without Read Message History (403) it cannot tell: it says so in the log and finds nothing,
+        leaving the nonce to catch a re-post within Discord's window.
+        """
+        await self._logged_in_or_stopped()
+        try:
+            recent = await self.client.http.logs_from(int(key.channel), HISTORY)
+        except discord.HTTPException as err:
+            if err.status in (403, 404):
+                log.warning("Discord: cannot read the history of %s (%s %s) to look for %s; "
+                            "allow the bot Read Message History", key, err.status, err.text, ", ".join(part_keys))
+                return {}
+            raise await self._fault(err) from err
+        except (aiohttp.ClientError, OSError, TimeoutError) as err:
+            raise SendFailed(f"could not reach Discord: {err!r}", uncertain=True) from err
+        me = str(self.client.user.id) if self.client.user else None
+        wanted = set(part_keys)
+        return {
+            found: str(message["id"])
+            for message in recent
+            if str(message.get("author", {}).get("id")) == me and (found := key_of(message)) in wanted  # type: ignore[arg-type]
+        }
+
+    async def _logged_in_or_stopped(self) -> None:
+        """Digests due at start-up wait for the login, until READY_WAIT after start; then SendFailed."""
+        if not self._login_over.is_set():
+            loop = asyncio.get_running_loop()
+            left = READY_WAIT if self._ready_by is None else max(0.0, self._ready_by - loop.time())
+            try:
+                await asyncio.wait_for(self._login_over.wait(), left)
+            except TimeoutError:
+                raise SendFailed("Discord is not reachable yet; waiting for the login") from None
+        if self._stopped:
+            raise AdapterStopped(self._stopped)
 
     async def _fault(self, err: discord.HTTPException) -> Exception:
         if err.status == 401:

@@ -19,9 +19,9 @@ from bot.config import ConfigError, parse_url
 API_URL = "https://discord.com/api/v10"
 GATEWAY_URL = "wss://gateway.discord.gg/"
 SCOPES = ("bot", "applications.commands")
-# What posting digests needs; the invite asks for nothing more.
+# What posting digests needs (and, after a crash, finding a part already posted); the invite asks for nothing more.
 PERMISSIONS = discord.Permissions(
-    view_channel=True, send_messages=True, send_messages_in_threads=True, embed_links=True
+    view_channel=True, send_messages=True, send_messages_in_threads=True, embed_links=True, read_message_history=True
 )
 _GUILD_IDS = re.compile(r"\s*\d+\s*(,\s*\d+\s*)*,?\s*")
 

@@ -32,6 +32,7 @@ SUMMARY_CHARS = 600  # a digest is skimmed: one line of summary, not the abstrac
 FIELD_CHARS = 1_024  # Discord's field value limit
 URL_CHARS = 512
 COLOUR = discord.Colour(0xFFD21E)  # Hugging Face yellow
+KEY_ROOM = 28  # " · " and a delivery key of at most 25 characters, added to each digest message when posted
 _SAFE_URL = re.compile(r"https?://[^\s<>()\[\]\"'`\\]+")
 
 
@@ -83,15 +84,15 @@ def paper_embed(item: DigestItem) -> discord.Embed:
     return embed
 
 
-def _pack(embeds: Sequence[discord.Embed]) -> list[tuple[discord.Embed, ...]]:
-    """Consecutive embeds grouped into messages of at most 10 embeds and 6,000 characters."""
-    groups = pack(embeds, most=LIMITS.items_per_message, size_limit=LIMITS.chars_per_message, size=len)
+def _pack(embeds: Sequence[discord.Embed], room: int = 0) -> list[tuple[discord.Embed, ...]]:
+    """Consecutive embeds grouped into messages of at most 10 embeds and 6,000 characters (less `room`)."""
+    groups = pack(embeds, most=LIMITS.items_per_message, size_limit=LIMITS.chars_per_message - room, size=len)
     return [tuple(group) for group in groups]
 
 
 def digest_parts(digest: Digest) -> list[Part]:
     """The digest as messages: a bold title, then the papers' embeds; "and N more" closes it."""
-    groups = _pack([paper_embed(item) for item in digest.items]) or [()]
+    groups = _pack([paper_embed(item) for item in digest.items], KEY_ROOM) or [()]
     contents: list[str | None] = [f"**{_line(digest.title, 300)}**"] + [None] * (len(groups) - 1)
     if digest.more:
         more = f"…and {digest.more} more"
@@ -99,6 +100,27 @@ def digest_parts(digest: Digest) -> list[Part]:
             more += f": <{url}>"  # angle brackets: a link without a preview embed
         contents[-1] = "\n".join(filter(None, [contents[-1], more]))
     return [Part(content, group) for content, group in zip(contents, groups, strict=True)]
+
+
+def with_key(part: Part, key: str) -> Part:
+    """The part carrying its delivery key where it survives in the channel's history: the last
+    embed's footer (or the text, for a part without embeds). The nonce is not kept by Discord."""
+    if not part.embeds:
+        return Part("\n".join(filter(None, [part.content, f"-# {key}"])), part.embeds)
+    last = part.embeds[-1].copy()
+    last.set_footer(text=f"{last.footer.text or ''} · {key}")
+    return Part(part.content, (*part.embeds[:-1], last))
+
+
+def key_of(message: dict[str, object]) -> str | None:
+    """The delivery key a digest message carries (see `with_key`), from its wire form."""
+    embeds = message.get("embeds") or []
+    if isinstance(embeds, list) and embeds:
+        footer = embeds[-1].get("footer") or {}
+        text = str(footer.get("text") or "")
+    else:
+        text = str(message.get("content") or "").rsplit("\n", 1)[-1].removeprefix("-# ")
+    return text.rsplit(" · ", 1)[-1] or None
 
 
 def reply_parts(reply: Reply) -> list[Part]:

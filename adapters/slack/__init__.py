@@ -162,7 +162,7 @@ class SlackAdapter:
         )
         command = SlashCommand(host, self.config, client, self._poster, identity.bot_name, self._give_up)
         app.command(f"/{self.config.command}")(command.handle)
-        connected = await (self._open_socket(app, client) if self.config.socket_mode else self._listen(app))
+        connected = await (self._open_socket(app, client) if self.config.socket_mode else self._listen(app, host))
         return identity if connected else None
 
     async def _patiently(self, call: Callable[[], Awaitable[AsyncSlackResponse]]) -> AsyncSlackResponse:
@@ -194,9 +194,15 @@ class SlackAdapter:
         await self._socket.connect_async()  # type: ignore[no-untyped-call]
         return True
 
-    async def _listen(self, app: AsyncApp) -> bool:
+    @property
+    def http_port(self) -> int | None:
+        """The port this adapter serves HTTP on (HTTP mode), where the core's health routes are mounted."""
+        return None if self.config.socket_mode else self.config.port
+
+    async def _listen(self, app: AsyncApp, host: Host) -> bool:
         server = AsyncSlackAppServer(port=self.config.port, path=EVENTS_PATH, app=app)
         server.web_app.middlewares.append(self._screen)
+        server.web_app.add_routes(host.web_routes(self.config.port))  # /healthz and /metrics when they share PORT
         # aiohttp's keep-alive timer also runs from the moment a connection opens: a client
         # that never finishes its headers is cut off after it, instead of in an hour.
         self._web = web.AppRunner(server.web_app, access_log=None, keepalive_timeout=self._read_timeout)

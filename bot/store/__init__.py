@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from bot.store.catalog import PaperCatalog
 from bot.store.database import StoreError
+from bot.store.fetches import Fetch, FetchLog
 from bot.store.ledger import Ledger
 from bot.store.rows import Channel, DigestPlan, PlannedDigest, Subscription
 
-__all__ = ["Channel", "DigestPlan", "PlannedDigest", "Store", "StoreError", "Subscription"]
+__all__ = ["Channel", "DigestPlan", "Fetch", "PlannedDigest", "Store", "StoreError", "Subscription"]
 
 
-class Store(PaperCatalog, Ledger):
+class Store(PaperCatalog, Ledger, FetchLog):
     """Async access to the database; open with `await Store.open(path)`."""

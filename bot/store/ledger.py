@@ -123,3 +123,32 @@ class Ledger(ChannelBook):
             await db.execute(
                 "UPDATE digests SET state = 'sent', sent_at = ? WHERE id = ?", (now.isoformat(), digest_id)
             )
+
+    async def last_sent(self, channel_id: int) -> tuple[datetime, int, int] | None:
+        """The channel's last digest sent: when, papers shown, papers held for "and N more"."""
+        row = await self._one(
+            "SELECT sent_at, (SELECT count(*) FROM deliveries d WHERE d.digest_id = digests.id AND d.shown = 1), more"
+            " FROM digests WHERE channel_id = ? AND state = 'sent' ORDER BY sent_at DESC, id DESC LIMIT 1",
+            (channel_id,),
+        )
+        return (datetime.fromisoformat(str(row[0])), int(row[1]), int(row[2])) if row else None
+
+    async def claims(self, channel_id: int, paper_ids: Iterable[str]) -> dict[str, tuple[bool, str]]:
+        """For papers claimed by the channel: (shown, the state of their digest), by paper id."""
+        wanted = list(paper_ids)
+        found: dict[str, tuple[bool, str]] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            rows = await self._all(
+                "SELECT d.paper_id, d.shown, g.state FROM deliveries d JOIN digests g ON g.id = d.digest_id"
+                f" WHERE d.channel_id = ? AND d.paper_id IN ({marks})",
+                (channel_id, *chunk),
+            )
+            found.update({str(r[0]): (bool(r[1]), str(r[2])) for r in rows})
+        return found
+
+    async def open_count(self) -> int:
+        """Digests planned and not yet marked sent, in every channel."""
+        row = await self._one("SELECT count(*) FROM digests WHERE state != 'sent'")
+        return int(row[0]) if row else 0

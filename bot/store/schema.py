@@ -79,4 +79,16 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (digest_id, part)
     );
     """,
+    # Each fetch of a day, so `paperboy status` (another process) can say what the source did.
+    """
+    CREATE TABLE fetches (
+        id INTEGER PRIMARY KEY,
+        day TEXT NOT NULL,
+        at TEXT NOT NULL,
+        papers INTEGER,
+        error TEXT,
+        CHECK ((papers IS NULL) != (error IS NULL))
+    );
+    CREATE INDEX fetches_by_time ON fetches (at);
+    """,
 )

@@ -1,6 +1,6 @@
 """`paperboy run` that SIGKILLs itself at one named point of delivery: for the crash drills only.
 
-DRILL_KILL="METHOD WHEN CHANNEL [PART]" wraps that `Store` method (plan_digest, mark_sending,
+DRILL_KILL="METHOD WHEN CHANNEL [PART]" wraps that `Store` method (plan_digests, mark_sending,
 record_part or mark_sent) so that, for the digest of the channel whose platform id is
 CHANNEL (and, for record_part, its part PART), the process dies by SIGKILL right BEFORE or
 AFTER the call: no cleanup, no flush, as a power cut or the OOM killer would end it.
@@ -19,12 +19,12 @@ from adapters import main
 from bot.store import Store
 
 
-async def _channel_of(store: Store, method: str, args: tuple[Any, ...]) -> str:
-    """The platform channel id the call is about."""
-    if method == "plan_digest":
-        return str(args[0].key.channel)
+async def _channels_of(store: Store, method: str, args: tuple[Any, ...]) -> set[str]:
+    """The platform channel ids the call is about (a wave plans several at once)."""
+    if method == "plan_digests":
+        return {str(plan.channel.key.channel) for plan in args[0]}
     digest_id = args[0]
-    return next(str(d.channel.key.channel) for d in await store.open_digests() if d.id == digest_id)
+    return {str(d.channel.key.channel) for d in await store.open_digests() if d.id == digest_id}
 
 
 def arm(spec: str) -> None:
@@ -32,7 +32,7 @@ def arm(spec: str) -> None:
     original: Callable[..., Awaitable[Any]] = getattr(Store, method)
 
     async def dying(self: Store, *args: Any) -> Any:
-        hit = await _channel_of(self, method, args) == channel and (not part or str(args[1]) == part[0])
+        hit = channel in await _channels_of(self, method, args) and (not part or str(args[1]) == part[0])
         if hit and when == "before":
             os.kill(os.getpid(), signal.SIGKILL)
         result = await original(self, *args)

@@ -167,6 +167,7 @@ class FakeDiscord:
         self.clock = clock
         self.faults: list[Fault] = []
         self.channel_errors: dict[int, tuple[int, int, str]] = {}
+        self.history_errors: dict[int, tuple[int, int, str]] = {}  # e.g. no Read Message History
         self.lost_answers = 0  # posts still to store and then answer 503, as if the answer were lost
         self.messages: defaultdict[int, list[Json]] = defaultdict(list)  # channel id -> what people see
         self.commands: dict[int | None, list[Json]] = {}  # guild id (None: global) -> synced commands
@@ -194,6 +195,7 @@ class FakeDiscord:
         app.router.add_put(f"{API}/applications/{{app}}/commands", self._sync)
         app.router.add_put(f"{API}/applications/{{app}}/guilds/{{guild}}/commands", self._sync)
         app.router.add_post(f"{API}/channels/{{channel}}/messages", self._post_message)
+        app.router.add_get(f"{API}/channels/{{channel}}/messages", self._history)
         app.router.add_post(f"{API}/interactions/{{id}}/{{token}}/callback", self._callback)
         app.router.add_post(f"{API}/webhooks/{{app}}/{{token}}", self._followup)
         self._runner = web.AppRunner(app)
@@ -208,6 +210,11 @@ class FakeDiscord:
             await socket.close()
         if self._runner is not None:
             await self._runner.cleanup()
+
+    @property
+    def connections(self) -> int:
+        """Gateway connections open now (identified ones)."""
+        return len(self._sockets)
 
     @property
     def api_url(self) -> str:
@@ -305,6 +312,25 @@ class FakeDiscord:
             return _error(503, 0, "Service Unavailable")
         return _answer(message, headers=headers)
 
+    async def _history(self, request: web.Request) -> web.Response:
+        """GET /channels/{id}/messages: newest first, `limit` 1-100 (default 50), `before` a message id.
+        As on Discord, what only the sender knew (nonce, allowed_mentions) is not in the history."""
+        channel = int(request.match_info["channel"])
+        if channel in self.channel_errors:
+            return _error(*self.channel_errors[channel])
+        if channel in self.history_errors:
+            return _error(*self.history_errors[channel])
+        try:
+            limit = int(request.query.get("limit", "50"))
+            before = int(request.query["before"]) if "before" in request.query else None
+        except ValueError:
+            return _error(400, 50035, "Invalid Form Body")
+        if not 1 <= limit <= 100:
+            return _error(400, 50035, "Invalid Form Body")
+        shown = [m for m in reversed(self.messages[channel]) if before is None or int(m["id"]) < before]
+        private = ("nonce", "enforce_nonce", "allowed_mentions")
+        return _answer([{k: v for k, v in m.items() if k not in private} for m in shown[:limit]])
+
     async def _callback(self, request: web.Request) -> web.Response:
         interaction = self.interactions.get(int(request.match_info["id"]))
         if interaction is None or interaction.token != request.match_info["token"]:
@@ -389,6 +415,7 @@ class FakeDiscord:
                 self._notify()
         if socket in self._sockets:
             self._sockets.remove(socket)
+            self._notify()
         return socket
 
     async def _send(self, socket: web.WebSocketResponse, event: str, data: Json) -> None:
