@@ -78,7 +78,7 @@ def chosen(registry: Registry, settings: Settings, env: Mapping[str, str]) -> li
     """The platforms whose tokens are set; the fallback (console) when none is, or when asked for."""
     specs = [spec for spec in registry if spec.enabled(env)]
     if settings.console or not specs:
-        specs += [spec for spec in registry if spec.token_env is None]
+        specs += [spec for spec in registry if not spec.token_env]
     return specs
 
 

@@ -137,6 +137,7 @@ class StubHost:
 
     def __init__(self) -> None:
         self.commands: list[tuple[CommandContext, str]] = []
+        self.gone: list[tuple[str, str, str]] = []  # (platform, workspace, reason) of each workspace_gone
 
     async def handle(self, ctx: CommandContext, text: str) -> Reply:
         self.commands.append((ctx, text))
@@ -150,6 +151,9 @@ class StubHost:
 
     async def wait_started(self) -> None:
         return None
+
+    async def workspace_gone(self, platform: str, workspace: str, reason: str) -> None:
+        self.gone.append((platform, workspace, reason))
 
 
 @asynccontextmanager
