@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from adapters.slack.config import SlackConfig, SlackOAuth
 from adapters.slack.oauth import UNINSTALLED, SignedState
 from bot.core import Core
 from bot.models import ChannelKey
+from tests.conftest import readme_section
 from tests.fakes.slack_api import shown, signed, slash_command
 from tests.fakes.slack_oauth import FakeSlackApp, event_callback, signed_json
 from tests.support import VirtualTime, running
@@ -89,11 +91,16 @@ async def slack() -> AsyncIterator[FakeSlackApp]:
 
 
 @pytest.fixture
-async def app(core: Core, slack: FakeSlackApp, clock: VirtualTime) -> AsyncIterator[Install]:
+async def app(
+    core: Core, slack: FakeSlackApp, clock: VirtualTime, caplog: pytest.LogCaptureFixture
+) -> AsyncIterator[Install]:
     oauth = SlackOAuth(slack.client_id, slack.client_secret, STATE, KEY, core.settings.db)
     config = SlackConfig(signing_secret=SIGNING, port=0, api_url=slack.api_url, oauth=oauth)
     adapter = SlackAdapter(config, timing=clock.timing, host="127.0.0.1")
+    caplog.set_level(logging.INFO, logger="adapters.slack")
     async with running(core, adapter), aiohttp.ClientSession() as http:
+        [serving] = re.findall(r"`(Slack: serving .*?)`", readme_section("Slack").replace("\n   ", " "))
+        assert serving.replace("port 3000", f"port {adapter.port}") in caplog.text  # the README's log line
         slack.redirect_url = f"http://127.0.0.1:{adapter.port}/slack/oauth_redirect"
         yield Install(slack, adapter, http)
 
@@ -179,3 +186,10 @@ async def test_signed_states_expire_and_cannot_be_altered() -> None:
     assert not await SignedState("t" * 40, clock=lambda: now[0]).async_consume(state)
     now[0] += 601
     assert not await store.async_consume(state)
+
+
+def test_the_readme_manifest_subscribes_to_the_events_paperboy_handles() -> None:
+    doc = readme_section("Slack")
+    [manifest] = [block for block in re.findall(r"```yaml\n(.*?)```", doc, re.S) if "bot_events" in block]
+    assert re.findall(r"^\s+- (\w+)$", manifest.split("bot_events:")[1], re.M) == ["app_uninstalled", "tokens_revoked"]
+    assert "socket_mode_enabled: false" in manifest and "/slack/oauth_redirect" in manifest
