@@ -180,7 +180,7 @@ async def test_a_workspace_gone_pauses_its_channels_only(core: Core) -> None:
     recorder = await started(core, Recorder())
     keys = {name: ChannelKey("console", workspace, name) for name, workspace in
             (("a", "W1"), ("b", "W1"), ("c", "W2"), ("d", "W1"))}
-    for name, key in keys.items():
+    for key in keys.values():
         await core.commands.handle(CommandContext(key, "ada", can_manage=True), "subscribe agent")
     await core.commands.handle(CommandContext(keys["d"], "ada", can_manage=True), "pause")
     await core.host(recorder).workspace_gone("console", "W1", "the app was uninstalled")

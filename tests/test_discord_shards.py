@@ -59,7 +59,7 @@ async def test_each_worker_answers_the_commands_of_its_own_shards_guilds(
     assert sorted(shard for shard in fake.shards if shard) == [(0, 2), (1, 2)]
     for shard, guild in ON_SHARD.items():
         interaction = await fake.slash(guild, CHANNEL[shard], "list")
-        await fake.wait_for(lambda: interaction.ephemeral, WAIT)
+        await fake.wait_for(lambda answered=interaction: answered.ephemeral, WAIT)
         assert [ctx.key.workspace for ctx, _ in workers[shard][1].commands] == [str(guild)]
     assert [len(host.commands) for _, host in workers.values()] == [1, 1]
 

@@ -150,6 +150,16 @@ async def test_two_workspaces_install_post_with_their_own_tokens_and_an_uninstal
     assert (await app.command("T2", rooms["T2"], "list")).startswith("#2  agent")
 
 
+async def test_no_token_reaches_the_log_even_at_debug(
+    slack: FakeSlackApp, app: Install, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    assert await app.install("T1") == 200
+    assert await app.command("T1", slack.add_channel("papers"), "help")
+    assert slack.installed["T1"].bot_token not in caplog.text and "xoxb-" not in caplog.text
+    assert "installed in Workspace T1 (T1)" in caplog.text
+
+
 async def test_a_revoked_bot_token_is_forgotten_and_its_channels_paused(
     core: Core, slack: FakeSlackApp, app: Install
 ) -> None:

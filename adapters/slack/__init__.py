@@ -163,6 +163,9 @@ class SlackAdapter:
 
         oauth = self.config.oauth
         assert oauth is not None
+        # slack_sdk logs whole Web API answers at DEBUG, and oauth.v2.access answers with a workspace's token.
+        sdk = logging.getLogger("slack_sdk")
+        sdk.setLevel(max(logging.INFO, sdk.getEffectiveLevel()))
         try:
             self._store = await Store.open(oauth.db)
         except StoreError as err:
