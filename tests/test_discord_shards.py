@@ -96,7 +96,8 @@ async def test_unset_shards_are_discords_recommended_count_in_one_process(fake: 
         ("", "1", "DISCORD_SHARD_IDS needs DISCORD_SHARD_COUNT"),
         ("0", "", "DISCORD_SHARD_COUNT must be a whole number of shards from 1 to 65536, got '0'"),
         ("two", "", "DISCORD_SHARD_COUNT must be a whole number"),
-        ("2", "2", "DISCORD_SHARD_IDS must be shard numbers from 0 to 1 separated by commas (DISCORD_SHARD_COUNT is 2)"),
+        ("2", "2", "DISCORD_SHARD_IDS must be shard numbers from 0 to 1 separated by commas "
+                   "(DISCORD_SHARD_COUNT is 2)"),
         ("4", "0;1", "DISCORD_SHARD_IDS must be shard numbers from 0 to 3"),
         ("4", "-1", "DISCORD_SHARD_IDS must be shard numbers from 0 to 3"),
     ],

@@ -13,9 +13,11 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import aiohttp
 import pytest
 from cryptography.fernet import Fernet
+from slack_sdk.oauth.installation_store.models.installation import Installation
 
 from adapters.slack import EVENTS_PATH, SlackAdapter
 from adapters.slack.config import SlackConfig, SlackOAuth
+from adapters.slack.installations import EncryptedInstallations, cipher
 from adapters.slack.oauth import UNINSTALLED, SignedState
 from bot.core import Core
 from bot.models import ChannelKey
@@ -169,7 +171,8 @@ async def test_a_revoked_bot_token_is_forgotten_and_its_channels_paused(
     gone = Gone()
     logging.getLogger("bot.host").addHandler(gone)
     try:
-        await app.event("T1", {"type": "tokens_revoked", "tokens": {"oauth": [], "bot": [slack.installed["T1"].bot_user]}})
+        bots = [slack.installed["T1"].bot_user]
+        await app.event("T1", {"type": "tokens_revoked", "tokens": {"oauth": [], "bot": bots}})
         await asyncio.wait_for(gone.event.wait(), 10)
     finally:
         logging.getLogger("bot.host").removeHandler(gone)
@@ -203,3 +206,22 @@ def test_the_readme_manifest_subscribes_to_the_events_paperboy_handles() -> None
     [manifest] = [block for block in re.findall(r"```yaml\n(.*?)```", doc, re.S) if "bot_events" in block]
     assert re.findall(r"^\s+- (\w+)$", manifest.split("bot_events:")[1], re.M) == ["app_uninstalled", "tokens_revoked"]
     assert "socket_mode_enabled: false" in manifest and "/slack/oauth_redirect" in manifest
+
+
+async def test_installations_saved_under_another_key_cannot_be_read(caplog: pytest.LogCaptureFixture) -> None:
+    class Rows(dict[tuple[str, str, str, str], str]):
+        async def save_installation(self, platform: str, workspace: str, secrets: dict[tuple[str, str], str],
+                                    now: object) -> None:
+            self.update({(platform, workspace, kind, user): secret for (kind, user), secret in secrets.items()})
+
+        async def installation(self, platform: str, workspace: str, kind: str, user_id: str = "") -> str | None:
+            return self.get((platform, workspace, kind, user_id))
+
+    rows = Rows()
+    saved = Installation(team_id="T1", bot_token="xoxb-T1-secret", bot_user_id="U0BOT", user_id="U0ADA")
+    await EncryptedInstallations(rows, cipher(KEY)).async_save(saved)  # type: ignore[arg-type]
+    found = await EncryptedInstallations(rows, cipher(KEY)).async_find_bot(enterprise_id=None, team_id="T1")  # type: ignore[arg-type]
+    assert found is not None and found.bot_token == "xoxb-T1-secret"
+    other = EncryptedInstallations(rows, cipher(Fernet.generate_key().decode()))  # type: ignore[arg-type]
+    assert await other.async_find_bot(enterprise_id=None, team_id="T1") is None
+    assert "PAPERBOY_SECRET_KEY is not the key it was saved with" in caplog.text

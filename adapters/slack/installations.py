@@ -124,5 +124,6 @@ class EncryptedInstallations(AsyncInstallationStore):
 
 def _team(team_id: str | None) -> str:
     if not team_id:
-        raise BoltError("Paperboy installs into workspaces one by one; org-wide (Enterprise Grid) installs are not supported")
+        raise BoltError("Paperboy installs into workspaces one by one: org-wide (Enterprise Grid) installs are "
+                        "not supported")
     return team_id

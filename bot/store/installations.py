@@ -22,7 +22,8 @@ class InstallationBook(Database):
                 "INSERT INTO installations (platform, workspace, kind, user_id, secret, saved_at)"
                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (platform, workspace, kind, user_id)"
                 " DO UPDATE SET secret = excluded.secret, saved_at = excluded.saved_at",
-                [(platform, workspace, kind, user, secret, now.isoformat()) for (kind, user), secret in secrets.items()],
+                [(platform, workspace, kind, user, secret, now.isoformat())
+                 for (kind, user), secret in secrets.items()],
             )
 
     async def installation(self, platform: str, workspace: str, kind: str, user_id: str = "") -> str | None:

@@ -118,11 +118,8 @@ class FakeSlackApp(FakeSlack):
             raise _Abort("invalid_code")
         team, installer = self._codes.pop(str(args["code"]))
         serial = next(self._serial)
-        previous = self.installed.get(team)
-        self.installed[team] = Installed(
-            team, f"Workspace {team}", f"xoxb-{team}-{serial}-secret", previous.bot_user if previous else f"U0BOT{team}",
-            installer,
-        )
+        bot_user = self.installed[team].bot_user if team in self.installed else f"U0BOT{team}"
+        self.installed[team] = Installed(team, f"Workspace {team}", f"xoxb-{team}-{serial}-secret", bot_user, installer)
         installed = self.installed[team]
         return {
             "access_token": installed.bot_token, "token_type": "bot", "scope": SCOPES,
