@@ -13,14 +13,14 @@ from collections.abc import Sequence
 from bot.adapter import AdapterSpec
 
 REGISTRY: tuple[AdapterSpec, ...] = (
-    AdapterSpec("slack", "adapters.slack", "SLACK_BOT_TOKEN"),
+    AdapterSpec("slack", "adapters.slack", ("SLACK_BOT_TOKEN", "SLACK_CLIENT_ID")),
     AdapterSpec(
         "discord",
         "adapters.discord",
-        "DISCORD_TOKEN",
+        ("DISCORD_TOKEN",),
         {"discord-invite": "print the URL that invites the bot to a Discord server"},
     ),
-    AdapterSpec("telegram", "adapters.telegram", "TELEGRAM_BOT_TOKEN"),
+    AdapterSpec("telegram", "adapters.telegram", ("TELEGRAM_BOT_TOKEN",)),
     AdapterSpec("console", "adapters.console"),
 )
 

@@ -85,7 +85,7 @@ class SendFailed(Exception):
 
 
 class Host(Protocol):
-    """What the core offers an adapter: commands, a channel's subscriptions, pacing."""
+    """What the core offers an adapter: commands, a channel's subscriptions, pacing, a workspace's end."""
 
     async def handle(self, ctx: CommandContext, text: str) -> Reply:
         """Run one `/papers` command line; answers at once, from the store."""
@@ -103,6 +103,9 @@ class Host(Protocol):
         """aiohttp routes (`/healthz`, `/metrics`) for an adapter's own HTTP server on `port`: empty unless
         PAPERBOY_HTTP_PORT is that port. An adapter that serves HTTP declares `http_port` (the port it
         will listen on) so the core does not listen there itself, and mounts these routes."""
+
+    async def workspace_gone(self, platform: str, workspace: str, reason: str) -> None:
+        """Pause every channel of a workspace the bot can no longer post to (the app was uninstalled there)."""
 
 
 class Adapter(Protocol):
@@ -134,17 +137,18 @@ class AdapterSpec:
     """One registry line: a platform's module (imported only when used) and what switches it on.
 
     The module has `create(env) -> Adapter`, and `command(name, env) -> exit code` for any
-    CLI commands it adds. With no `token_env` it is the fallback that runs when no chat
-    platform is configured (the console).
+    CLI commands it adds. Any variable of `token_env` set switches it on (a platform may
+    have more than one way to run, e.g. Slack's one bot token or its OAuth app); with none
+    it is the fallback that runs when no chat platform is configured (the console).
     """
 
     name: str
     module: str
-    token_env: str | None = None
+    token_env: tuple[str, ...] = ()
     commands: Mapping[str, str] = field(default_factory=dict)  # CLI name -> "help text"
 
     def enabled(self, env: Mapping[str, str]) -> bool:
-        return self.token_env is not None and bool(env.get(self.token_env, "").strip())
+        return any(env.get(name, "").strip() for name in self.token_env)
 
     def load(self, env: Mapping[str, str]) -> Adapter:
         return importlib.import_module(self.module).create(env)  # type: ignore[no-any-return]

@@ -91,7 +91,7 @@ def chosen(registry: Registry, settings: Settings, env: Mapping[str, str]) -> li
     """The platforms whose tokens are set; the fallback (console) when none is, or when asked for."""
     specs = [spec for spec in registry if spec.enabled(env)]
     if settings.console or not specs:
-        specs += [spec for spec in registry if spec.token_env is None]
+        specs += [spec for spec in registry if not spec.token_env]
     return specs
 
 
@@ -123,7 +123,7 @@ async def run(registry: Registry, settings: Settings, env: Mapping[str, str]) ->
             except (NotImplementedError, RuntimeError):
                 pass
         await core.close()
-    fallback = {adapter.platform for spec, adapter in zip(specs, adapters, strict=True) if spec.token_env is None}
+    fallback = {adapter.platform for spec, adapter in zip(specs, adapters, strict=True) if not spec.token_env}
     if ended and not fallback.intersection(ended):
         raise Failure(f"every adapter stopped for good ({', '.join(ended)}); the log says why")
 

@@ -1,8 +1,8 @@
 """The narrow face of the core that adapters see (`bot.adapter.Host`).
 
 Adapters get this instead of the whole core: they can run a command, list a channel's
-subscriptions for autocomplete, and pace posts that are not digest parts. Nothing else
-of the store or the delivery is theirs to touch.
+subscriptions for autocomplete, pace posts that are not digest parts, and pause a whole
+workspace that is gone. Nothing else of the store or the delivery is theirs to touch.
 """
 
 from __future__ import annotations
@@ -71,3 +71,12 @@ class CoreHost:
         """Until the start-up catch-up is done. Commands never need this; a script reading
         commands from a file does, so that its first `digest` sees the day's papers."""
         await self._started.wait()
+
+    async def workspace_gone(self, platform: str, workspace: str, reason: str) -> None:
+        """Pause the workspace's channels that are not paused already, each with `reason` (shown by list)."""
+        paused = 0
+        for channel in await self._store.channels():
+            if (channel.key.platform, channel.key.workspace) == (platform, workspace) and not channel.paused_reason:
+                await self._store.update_channel(channel, paused_reason=reason)
+                paused += 1
+        log.warning("%s workspace %s is gone (%s): paused its %d channels", platform, workspace, reason, paused)

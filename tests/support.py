@@ -137,6 +137,7 @@ class StubHost:
 
     def __init__(self) -> None:
         self.commands: list[tuple[CommandContext, str]] = []
+        self.gone: list[tuple[str, str, str]] = []  # (platform, workspace, reason) of each workspace_gone
 
     async def handle(self, ctx: CommandContext, text: str) -> Reply:
         self.commands.append((ctx, text))
@@ -153,6 +154,9 @@ class StubHost:
 
     def web_routes(self, port: int) -> list[Any]:
         return []
+
+    async def workspace_gone(self, platform: str, workspace: str, reason: str) -> None:
+        self.gone.append((platform, workspace, reason))
 
 
 @asynccontextmanager

@@ -175,6 +175,20 @@ async def test_channel_gone_pauses_with_reason_and_resume_sends(core: Core) -> N
     assert len(recorder.posted) == 1
 
 
+
+async def test_a_workspace_gone_pauses_its_channels_only(core: Core) -> None:
+    recorder = await started(core, Recorder())
+    keys = {name: ChannelKey("console", workspace, name) for name, workspace in
+            (("a", "W1"), ("b", "W1"), ("c", "W2"), ("d", "W1"))}
+    for key in keys.values():
+        await core.commands.handle(CommandContext(key, "ada", can_manage=True), "subscribe agent")
+    await core.commands.handle(CommandContext(keys["d"], "ada", can_manage=True), "pause")
+    await core.host(recorder).workspace_gone("console", "W1", "the app was uninstalled")
+    reasons = {name: (await core.store.channel(key)).paused_reason for name, key in keys.items()}  # type: ignore[union-attr]
+    assert reasons == {"a": "the app was uninstalled", "b": "the app was uninstalled", "c": None, "d": "paused by ada"}
+    listing = await core.commands.handle(CommandContext(keys["a"], "ada"), "list")
+    assert "Paused: the app was uninstalled." in listing.text
+
 async def test_transient_failure_keeps_digest_for_next_poll(core: Core) -> None:
     recorder = await started(core, Recorder())
     await core.commands.handle(CTX, "subscribe agent")

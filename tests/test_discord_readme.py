@@ -52,7 +52,10 @@ def answered(interaction: Interaction, *, note: bool) -> Callable[[], bool]:
 
 def test_the_variables_table_is_the_adapters_settings() -> None:
     rows = dict(re.findall(r"^\| `([A-Z_]+)` \| `?([^|`]+)`? \|", DOC, re.M))
-    assert list(rows) == ["DISCORD_TOKEN", "DISCORD_GUILD_IDS", "DISCORD_API_URL", "DISCORD_GATEWAY_URL"]
+    assert list(rows) == [
+        "DISCORD_TOKEN", "DISCORD_GUILD_IDS", "DISCORD_API_URL", "DISCORD_GATEWAY_URL",
+        "DISCORD_SHARD_COUNT", "DISCORD_SHARD_IDS",
+    ]
     config = DiscordConfig.from_env({"DISCORD_TOKEN": "a.b.c"})
     assert rows["DISCORD_API_URL"] == config.api_url and rows["DISCORD_GATEWAY_URL"] == config.gateway_url
 

@@ -94,3 +94,56 @@ def test_the_manifest_offers_the_command_tables_subcommands() -> None:
     for part in hint.split(" | "):
         name, *words = part.split()
         assert words == BY_NAME[name].usage.split()[1 : 1 + len(words)], part  # the table's own argument names
+
+
+OAUTH = {
+    "SLACK_CLIENT_ID": "1111.2222", "SLACK_CLIENT_SECRET": "client-secret", "SLACK_STATE_SECRET": "s" * 32,
+    "SLACK_SIGNING_SECRET": "signing-secret", "PAPERBOY_SECRET_KEY": "A" * 43 + "=",
+}
+
+
+def test_a_client_id_means_installs_to_many_workspaces_in_http_mode() -> None:
+    [spec] = [s for s in REGISTRY if s.name == "slack"]
+    assert spec.enabled({"SLACK_CLIENT_ID": "1111.2222"}) and not spec.enabled({"SLACK_CLIENT_SECRET": "x"})
+    config = SlackConfig.from_env({**OAUTH, "PAPERBOY_DB": "/data/paperboy.db"})
+    assert config.bot_token is None and not config.socket_mode
+    assert config.oauth is not None and (config.oauth.client_id, config.oauth.db) == ("1111.2222", "/data/paperboy.db")
+    assert not any(secret in repr(config) for secret in ("client-secret", "s" * 32, "A" * 43, "signing-secret"))
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({**OAUTH, "SLACK_BOT_TOKEN": "xoxb-1"}, "set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID"),
+        ({**OAUTH, "SLACK_APP_TOKEN": "xapp-1"}, "SLACK_CLIENT_ID runs in HTTP mode"),
+        ({**OAUTH, "SLACK_CLIENT_SECRET": ""}, "SLACK_CLIENT_SECRET is required with SLACK_CLIENT_ID"),
+        ({**OAUTH, "SLACK_STATE_SECRET": "short"}, "SLACK_STATE_SECRET must be a random string of at least 32"),
+        ({**OAUTH, "SLACK_SIGNING_SECRET": ""}, "SLACK_SIGNING_SECRET is required in HTTP mode"),
+    ],
+)
+def test_bad_oauth_settings_refuse_with_one_line(env: dict[str, str], names: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        create(env)
+    assert str(refused.value).startswith(names) and "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("key", "line"),
+    [
+        ("", "paperboy: PAPERBOY_SECRET_KEY is required with SLACK_CLIENT_ID, to encrypt workspace tokens: make one "
+             "with python -c \"from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())\"\n"),
+        ("not-a-fernet-key", "paperboy: PAPERBOY_SECRET_KEY must be a Fernet key (32 url-safe base64-encoded bytes): "
+                             "make one with python -c \"from cryptography.fernet import Fernet; "
+                             "print(Fernet.generate_key().decode())\"\n"),
+    ],
+)
+def test_paperboy_run_refuses_oauth_without_a_good_secret_key(
+    key: str, line: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in {**OAUTH, "PAPERBOY_SECRET_KEY": key}.items():
+        monkeypatch.setenv(name, value)
+    assert main(["run"]) == 1
+    assert capsys.readouterr().err == line

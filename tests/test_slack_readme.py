@@ -39,6 +39,7 @@ def test_the_variables_table_is_the_adapters_settings() -> None:
     assert documented == [
         "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "PORT", "SLACK_COMMAND",
         "SLACK_ADMINS_ONLY", "SLACK_API_URL",
+        "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET", "SLACK_STATE_SECRET", "PAPERBOY_SECRET_KEY",
     ]
     defaults = dict(re.findall(r"^\| `([A-Z_]+)` \| `([^`]+)` \|", DOC, re.M))
     config = SlackConfig.from_env({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"})
@@ -71,7 +72,7 @@ async def test_readme_steps_work_as_written(core: Core, clock: VirtualTime, capl
         assert create(env).config.socket_mode  # what `paperboy run` builds from these
 
         # 4. paperboy run
-        assert "paperboy run" in blocks("sh")[-1]
+        assert "paperboy run" in blocks("sh")[1]
         adapter = SlackAdapter(SlackConfig.from_env(env), timing=vt.timing)
         with caplog.at_level(logging.INFO, logger="adapters.slack"):
             async with running(core, adapter):

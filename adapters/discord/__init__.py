@@ -1,7 +1,9 @@
 """The Discord adapter: `/papers` slash commands in, digests out as embeds (discord.py).
 
 It needs no privileged intent: commands arrive as interactions over the gateway and
-digests go out over REST, so a digest can be sent as soon as the token is accepted.
+digests go out over REST, so a digest can be sent as soon as the token is accepted. The
+client is discord.py's AutoShardedClient: a guild's commands arrive on the shard that
+holds it (so on the worker running that shard), while any worker may post anywhere.
 Discord's answers become the core's errors: 403 (Missing Access, Missing Permissions)
 and 404 (Unknown Channel) pause the channel, 401 stops this adapter and leaves the
 others running, and anything else after discord.py's own retries is retried later.
@@ -41,7 +43,7 @@ READY_WAIT = 60.0  # how long after start-up digests wait for the login, then th
 REJECTED = "Discord rejected DISCORD_TOKEN (401 Unauthorized): reset it on the application's Bot page"
 
 
-class _Client(discord.Client):
+class _Client(discord.AutoShardedClient):
     def __init__(self, on_login: Callable[[], Awaitable[None]], **options: Any) -> None:
         super().__init__(**options)
         self._on_login = on_login
@@ -65,7 +67,11 @@ class DiscordAdapter:
         self._guard = guard or InvalidRequests()
         self._timing = timing
         self.client = _Client(
-            self._logged_in, intents=discord.Intents(guilds=True), http_trace=self._guard.trace_config()
+            self._logged_in,
+            intents=discord.Intents(guilds=True),
+            http_trace=self._guard.trace_config(),
+            shard_count=config.shard_count,
+            shard_ids=list(config.shard_ids) if config.shard_ids is not None else None,
         )
         self._tree = PapersTree(self.client)
         self._login_over = asyncio.Event()  # set once logged in, or once login failed
@@ -121,7 +127,13 @@ class DiscordAdapter:
     async def _logged_in(self) -> None:
         """Called by discord.py once the token is accepted, before the gateway connects."""
         self._login_over.set()
-        log.info("logged in to Discord as %s (application %s)", self.client.user, self.client.application_id)
+        if self.client.shard_count is None:
+            # Discord's recommended count, asked here so that discord.py then connects to DISCORD_GATEWAY_URL
+            # (left to itself it would take the gateway address from the same answer, bypassing a proxy).
+            self.client.shard_count, _, _ = await self.client.http.get_bot_gateway()
+        shards = self.client.shard_ids or range(self.client.shard_count)
+        log.info("logged in to Discord as %s (application %s), shards %s of %s", self.client.user,
+                 self.client.application_id, ",".join(map(str, shards)), self.client.shard_count)
         if self._config.guild_ids:
             for guild in self._config.guild_ids:
                 await self._sync(discord.Object(guild), f"server {guild}")

@@ -3,6 +3,10 @@
 Socket Mode when SLACK_APP_TOKEN is set (no public URL needed), else HTTP mode on PORT
 at /slack/events, where bolt checks every request's signature. A refused token stops
 this adapter only: `run` returns with one log line and the other platforms go on.
+
+With SLACK_CLIENT_ID instead of a bot token, workspaces install the app themselves
+(`adapters.slack.oauth`): each posts and is answered with its own token, and a refused
+token pauses that workspace's channels instead of stopping the adapter.
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp import web
@@ -26,10 +31,14 @@ from adapters.slack.config import SlackConfig
 from adapters.slack.pacing import WORKSPACE_PER_MINUTE, RetryAfter, rates
 from adapters.slack.post import Poster, TokenRefused, checked
 from adapters.slack.render import LIMITS, SlackMessage, render_digest
-from bot.adapter import AdapterStopped, Host, SendFailed
+from bot.adapter import AdapterStopped, ChannelGone, Host, SendFailed
 from bot.backoff import Backoff
 from bot.models import ChannelKey, Digest
 from bot.pacing import REAL_TIME, Timing
+from bot.store import Store, StoreError
+
+if TYPE_CHECKING:
+    from adapters.slack.oauth import Workspaces
 
 log = logging.getLogger(__name__)
 
@@ -55,16 +64,6 @@ def create(env: Mapping[str, str]) -> SlackAdapter:
     return SlackAdapter(SlackConfig.from_env(env))
 
 
-@dataclass(frozen=True, slots=True)
-class _Identity:
-    """Who the bot token belongs to, from auth.test."""
-
-    team: str
-    team_name: str
-    bot_user: str
-    bot_name: str
-
-
 class SlackAdapter:
     platform = "slack"
     limits = LIMITS
@@ -88,7 +87,9 @@ class SlackAdapter:
         self._stopped = asyncio.Event()
         self._stop_reason: str | None = None
         self._ready_by: float | None = None
-        self._poster: Poster | None = None
+        self._poster: Poster | None = None  # one workspace's; None with OAuth, where `_workspaces` has one each
+        self._workspaces: Workspaces | None = None
+        self._store: Store | None = None
         self._session: aiohttp.ClientSession | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._web: web.AppRunner | None = None
@@ -98,11 +99,11 @@ class SlackAdapter:
     async def run(self, host: Host) -> None:
         self._ready_by = asyncio.get_running_loop().time() + READY_WAIT
         try:
-            identity = await self._start(host)
-            if identity is not None:
-                mode = "Socket Mode" if self.config.socket_mode else f"HTTP mode on {self.config.host} port {self.port} at {EVENTS_PATH}"
-                log.info("Slack: connected to %s (%s) as @%s, %s, command /%s",
-                         identity.team_name, identity.team, identity.bot_name, mode, self.config.command)
+            serving = await (self._start_many(host) if self.config.oauth else self._start(host))
+            if serving is not None:
+                mode = ("Socket Mode" if self.config.socket_mode
+                        else f"HTTP mode on {self.config.host} port {self.port} at {EVENTS_PATH}")
+                log.info("Slack: %s, %s, command /%s", serving, mode, self.config.command)
                 self.connected.set()
                 await self._stopped.wait()
             if self._stop_reason:
@@ -127,22 +128,29 @@ class SlackAdapter:
         socket, self._socket = self._socket, None
         web_runner, self._web = self._web, None
         session, self._session = self._session, None
+        store, self._store = self._store, None
         if socket is not None:
             await socket.close_async()  # type: ignore[no-untyped-call]
         if web_runner is not None:
             await web_runner.cleanup()
         if session is not None:
             await session.close()
+        if store is not None:
+            await store.close()
 
-    async def _start(self, host: Host) -> _Identity | None:
-        """Authenticate, register the command and connect; None when Slack refuses."""
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT))
-        client = AsyncWebClient(
-            token=self.config.bot_token,
+    def _client(self, token: str | None) -> AsyncWebClient:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT))
+        return AsyncWebClient(
+            token=token,
             base_url=self.config.api_url,
             session=self._session,
             retry_handlers=[RetryAfter(self._timing.sleep)],  # and no connection-error retry: it could post twice
         )
+
+    async def _start(self, host: Host) -> str | None:
+        """Authenticate, register the command and connect; who we are, or None when Slack refuses."""
+        client = self._client(self.config.bot_token)
         try:
             found = await self._patiently(client.auth_test)
         except TokenRefused as refused:
@@ -151,19 +159,49 @@ class SlackAdapter:
         except SendFailed as failed:
             self._give_up(f"auth.test failed: {failed}")
             return None
-        identity = _Identity(str(found["team_id"]), str(found.get("team") or found["team_id"]),
-                             str(found["user_id"]), str(found.get("user") or "paperboy"))
-        self._poster = Poster(client, identity.bot_user)
+        team, bot_name = str(found["team_id"]), str(found.get("user") or "paperboy")
+        self._poster = Poster(client, str(found["user_id"]))
         app = AsyncApp(
             name="paperboy",
             client=client,
             signing_secret=self.config.signing_secret or "",
             request_verification_enabled=not self.config.socket_mode,
         )
-        command = SlashCommand(host, self.config, client, self._poster, identity.bot_name, self._give_up)
+        command = SlashCommand(host, self.config, bot_name, self._give_up)
         app.command(f"/{self.config.command}")(command.handle)
         connected = await (self._open_socket(app, client) if self.config.socket_mode else self._listen(app, host))
-        return identity if connected else None
+        return f"connected to {found.get('team') or team} ({team}) as @{bot_name}" if connected else None
+
+    async def _start_many(self, host: Host) -> str | None:
+        """Serve the OAuth install and every installed workspace (HTTP mode only)."""
+        from adapters.slack.oauth import Workspaces  # loads cryptography, which only this mode needs
+
+        oauth = self.config.oauth
+        assert oauth is not None
+        # slack_sdk logs whole Web API answers at DEBUG, and oauth.v2.access answers with a workspace's token.
+        sdk = logging.getLogger("slack_sdk")
+        sdk.setLevel(max(logging.INFO, sdk.getEffectiveLevel()))
+        try:
+            self._store = await Store.open(oauth.db)
+        except StoreError as err:
+            self._give_up(f"PAPERBOY_DB: {err}")
+            return None
+        self._workspaces = Workspaces(oauth, self._store, self._client)
+        app = AsyncApp(
+            name="paperboy",
+            client=self._client(None),
+            signing_secret=self.config.signing_secret or "",
+            oauth_settings=self._workspaces.oauth_settings(),
+        )
+        self._workspaces.listen(app, host)
+        command = SlashCommand(host, self.config, "paperboy", self._refused_in_workspace)  # the manifest's bot name
+        app.command(f"/{self.config.command}")(command.handle)
+        connected = await self._listen(app, host)
+        return "serving the workspaces that install it at /slack/install" if connected else None
+
+    def _refused_in_workspace(self, refused: AdapterStopped) -> None:
+        """With OAuth one workspace's token refused leaves the others: the uninstall event pauses its channels."""
+        log.warning("Slack: a workspace's token was refused while answering a command: %s", refused)
 
     async def _patiently(self, call: Callable[[], Awaitable[AsyncSlackResponse]]) -> AsyncSlackResponse:
         """A start-up call, retried with backoff while Slack cannot be reached."""
@@ -238,18 +276,28 @@ class SlackAdapter:
         return render_digest(digest)
 
     async def post(self, key: ChannelKey, message: SlackMessage, part_key: str, reply_to: str | None) -> str:
-        poster = await self._ready()
+        poster = await self._ready(key)
         try:
             return await poster.post(key.channel, message, key=part_key, thread_ts=reply_to)
-        except AdapterStopped as refused:
-            self._give_up(refused)
-            raise
+        except TokenRefused as refused:
+            raise self._refused(refused) from refused
 
     async def find(self, key: ChannelKey, part_keys: Sequence[str], reply_to: str | None) -> dict[str, str]:
-        return await (await self._ready()).find(key.channel, part_keys, reply_to)
+        poster = await self._ready(key)
+        try:
+            return await poster.find(key.channel, part_keys, reply_to)
+        except TokenRefused as refused:
+            raise self._refused(refused) from refused
 
-    async def _ready(self) -> Poster:
-        """The poster once connected. Digests due at start-up wait for the connection, until READY_WAIT."""
+    def _refused(self, refused: TokenRefused) -> Exception:
+        """One workspace's token refused: with OAuth that workspace is gone, else the adapter stops."""
+        if self._workspaces is not None:
+            return ChannelGone(f"Slack refused this workspace's token ({refused.code}): install the app again")
+        self._give_up(refused)
+        return refused
+
+    async def _ready(self, key: ChannelKey) -> Poster:
+        """The channel's poster once connected. Digests due at start-up wait for the connection, until READY_WAIT."""
         if not (self.connected.is_set() or self._stopped.is_set()):
             loop = asyncio.get_running_loop()
             left = READY_WAIT if self._ready_by is None else max(0.0, self._ready_by - loop.time())
@@ -259,6 +307,9 @@ class SlackAdapter:
                 waiting.cancel()
         if self._stopped.is_set():
             raise AdapterStopped(self._stop_reason or "the Slack adapter is stopped")
-        if self._poster is None or not self.connected.is_set():
+        if not self.connected.is_set():
             raise SendFailed("Slack is not connected yet")
+        if self._workspaces is not None:
+            return await self._workspaces.poster(key.workspace)
+        assert self._poster is not None
         return self._poster

@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -32,37 +33,38 @@ def unescape(text: str) -> str:
 
 
 class SlashCommand:
-    """`handle` is the bolt listener of `/papers` (bolt passes `ack`, `command`, `respond` by name)."""
+    """`handle` is the bolt listener of `/papers`. Bolt passes `ack`, `command`, `respond`, and the
+    `client` and `context` of the workspace the command came from (its token, its bot user), by name."""
 
     def __init__(
-        self,
-        host: Host,
-        config: SlackConfig,
-        client: AsyncWebClient,
-        poster: Poster,
-        bot_name: str,
-        give_up: Callable[[AdapterStopped], None],
+        self, host: Host, config: SlackConfig, bot_name: str, give_up: Callable[[AdapterStopped], None]
     ) -> None:
         self._host = host
         self._config = config
-        self._client = client
-        self._poster = poster
         self._bot_name = bot_name
         self._give_up = give_up
 
-    async def handle(self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+    async def handle(
+        self,
+        ack: AsyncAck,
+        command: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+        context: AsyncBoltContext,
+    ) -> None:
         await ack()
         user = str(command.get("user_id", ""))
         channel = str(command.get("channel_id", ""))
         ctx = CommandContext(
             ChannelKey("slack", str(command.get("team_id", "")), channel),
             user,
-            can_manage=await self._can_manage(user),
+            can_manage=await self._can_manage(client, user),
             user_name=command.get("user_name") or None,
             command=self._config.command,
         )
         reply = await self._host.handle(ctx, unescape(str(command.get("text", ""))))
-        if reply.announcement and (problem := await self._announce(ctx.key, user, reply.announcement)):
+        poster = Poster(client, context.bot_user_id or "")
+        if reply.announcement and (problem := await self._announce(poster, ctx.key, user, reply.announcement)):
             reply = replace(reply, text=f"{reply.text}\n{problem}")
         for message in render_reply(reply):
             try:
@@ -70,13 +72,13 @@ class SlashCommand:
             except (aiohttp.ClientError, TimeoutError) as err:
                 log.warning("Slack: could not answer /%s in %s: %s", self._config.command, channel, err)
 
-    async def _can_manage(self, user: str) -> bool:
+    async def _can_manage(self, client: AsyncWebClient, user: str) -> bool:
         """Everyone may, unless SLACK_ADMINS_ONLY: then workspace admins and owners
         (the core also lets people remove subscriptions they made)."""
         if not self._config.admins_only:
             return True
         try:
-            found = await checked(self._client.users_info(user=user))
+            found = await checked(client.users_info(user=user))
         except AdapterStopped as refused:
             self._give_up(refused)
             return False
@@ -86,11 +88,11 @@ class SlashCommand:
         info = found.get("user") or {}
         return bool(info.get("is_admin") or info.get("is_owner") or info.get("is_primary_owner"))
 
-    async def _announce(self, key: ChannelKey, user: str, announcement: str) -> str | None:
+    async def _announce(self, poster: Poster, key: ChannelKey, user: str, announcement: str) -> str | None:
         """Post the visible note of a channel change; a line for the caller when it could not be posted."""
         try:
             await self._host.pace(key)
-            await self._poster.post(key.channel, render_note(user, announcement))
+            await poster.post(key.channel, render_note(user, announcement))
         except ChannelGone as gone:
             return (
                 "Note: nobody else saw this change, and digests cannot arrive here until this is fixed: "

@@ -91,4 +91,19 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX fetches_by_time ON fetches (at);
     """,
+    # Chat platform installations (Slack's OAuth install to many workspaces): `secret` is
+    # encrypted by the adapter before it gets here, so no token is ever stored in plain text.
+    # kind: what the row holds for the workspace (e.g. 'bot', or 'installation' with user_id
+    # '' for the latest one and the installer's id for theirs).
+    """
+    CREATE TABLE installations (
+        platform TEXT NOT NULL,
+        workspace TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        saved_at TEXT NOT NULL,
+        PRIMARY KEY (platform, workspace, kind, user_id)
+    );
+    """,
 )

@@ -175,11 +175,13 @@ class FakeDiscord:
         self.requests: list[tuple[str, str, int]] = []  # method, path, status
         self.invalid_requests = 0  # 401, 403 and 429 answers: what Discord's IP ban counts
         self.identified = 0
+        self.shards: list[tuple[int, int] | None] = []  # the `shard` of each IDENTIFY, in order
+        self.recommended_shards = 1  # what GET /gateway/bot advises
         self._global = _Window(global_limit, 1.0, clock) if global_limit else None
         self._channel_limit = channel_limit
         self._channel_windows: dict[int, _Window] = {}
         self._nonces: dict[tuple[int, str], tuple[float, Json]] = {}
-        self._sockets: list[web.WebSocketResponse] = []
+        self._sockets: dict[web.WebSocketResponse, tuple[int, int] | None] = {}  # identified, with its shard
         self._sequence = 0
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -190,6 +192,7 @@ class FakeDiscord:
     async def start(self) -> None:
         app = web.Application(middlewares=[self._middleware])
         app.router.add_get("/gateway", self._gateway)
+        app.router.add_get(f"{API}/gateway/bot", self._gateway_bot)
         app.router.add_get(f"{API}/users/@me", self._me)
         app.router.add_get(f"{API}/oauth2/applications/@me", self._application)
         app.router.add_put(f"{API}/applications/{{app}}/commands", self._sync)
@@ -265,6 +268,10 @@ class FakeDiscord:
         return None
 
     # REST routes
+
+    async def _gateway_bot(self, request: web.Request) -> web.Response:
+        return _answer({"url": self.gateway_url, "shards": self.recommended_shards, "session_start_limit": {
+            "total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1}})
 
     async def _me(self, request: web.Request) -> web.Response:
         return _answer({**self.bot, "verified": True, "mfa_enabled": False, "flags": 0})
@@ -405,16 +412,21 @@ class FakeDiscord:
                 if message["d"]["token"] != self.token:
                     await socket.close(code=4004, message=b"Authentication failed.")
                     break
+                shard = message["d"].get("shard")
+                if shard is not None and not 0 <= shard[0] < shard[1]:
+                    await socket.close(code=4010, message=b"Invalid shard.")
+                    break
                 self.identified += 1
-                self._sockets.append(socket)
+                self.shards.append((int(shard[0]), int(shard[1])) if shard is not None else None)
+                self._sockets[socket] = self.shards[-1]
                 await self._send(socket, "READY", {
                     "v": 10, "user": self.bot, "guilds": [], "session_id": f"session-{self.identified}",
                     "resume_gateway_url": self.gateway_url,
                     "application": {"id": str(self.application_id), "flags": 0},
+                    **({"shard": shard} if shard is not None else {}),
                 })
                 self._notify()
-        if socket in self._sockets:
-            self._sockets.remove(socket)
+        if self._sockets.pop(socket, False) is not False:
             self._notify()
         return socket
 
@@ -423,8 +435,11 @@ class FakeDiscord:
         await socket.send_json({"op": 0, "t": event, "s": self._sequence, "d": data})
 
     async def dispatch(self, event: str, data: Json) -> None:
-        for socket in list(self._sockets):
-            await self._send(socket, event, data)
+        """Send an event on every connection, or, for a guild's event, on the connection of its shard only."""
+        guild = data.get("guild_id")
+        for socket, shard in list(self._sockets.items()):
+            if guild is None or shard is None or (int(guild) >> 22) % shard[1] == shard[0]:
+                await self._send(socket, event, data)
 
     # Driving the bot as a member would
 

@@ -152,6 +152,7 @@ class FakeSlack:
         self.channels: dict[str, Channel] = {}
         self.users: dict[str, User] = {}
         self.revoked: str | None = None
+        self.caller: str | None = None  # the token of the Web API call being answered
         self._faults: dict[str, deque[Fault]] = {}
         self._ts = count(1)
         self._ids = count(1)
@@ -166,9 +167,7 @@ class FakeSlack:
 
     async def __aenter__(self) -> FakeSlack:
         app = web.Application()
-        app.router.add_route("*", "/api/{method}", self._api)
-        app.router.add_post("/respond/{name}", self._respond)
-        app.router.add_get("/socket", self._socket)
+        self.routes(app)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -181,6 +180,11 @@ class FakeSlack:
             await ws.close()
         assert self._runner is not None
         await self._runner.cleanup()
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/respond/{name}", self._respond)
+        app.router.add_get("/socket", self._socket)
 
     @property
     def api_url(self) -> str:
@@ -279,6 +283,7 @@ class FakeSlack:
             args.update(await request.post())
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") or args.get("token")
+        self.caller = token
         fault = self._faults.get(method, deque()).popleft() if self._faults.get(method) else None
         status, headers, body = 200, {}, None
         try:
@@ -301,6 +306,10 @@ class FakeSlack:
         if status >= 500:
             return web.Response(status=status, text="<html>Bad Gateway</html>", content_type="text/html")
         return web.json_response(body, status=status, headers=headers)
+
+    def bot_user_of(self, token: str | None) -> str:
+        """The bot user that posts with this token (one bot here)."""
+        return self.bot_user
 
     def _check_token(self, method: str, token: str | None) -> None:
         expected = self.app_token if method == "apps.connections.open" else self.bot_token
@@ -353,7 +362,7 @@ class FakeSlack:
         metadata = args.get("metadata")
         message = Message(
             ts=f"{1_800_000_000 + next(self._ts)}.000100",
-            user=self.bot_user,
+            user=self.bot_user_of(self.caller),
             text=str(args.get("text", "")),
             blocks=json.loads(blocks) if isinstance(blocks, str) else blocks,
             metadata=json.loads(metadata) if isinstance(metadata, str) else metadata,
