@@ -92,6 +92,7 @@ class Settings:
     max_subscriptions: int = 25
     max_query_chars: int = 300
     console: bool = False
+    lease_seconds: int = 300
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -118,6 +119,7 @@ class Settings:
             log_level=level,
             max_subscriptions=_int(env, "PAPERBOY_MAX_SUBSCRIPTIONS", 25, 1, 1000, "subscriptions"),
             console=parse_flag("PAPERBOY_CONSOLE", env.get("PAPERBOY_CONSOLE", "")),
+            lease_seconds=_int(env, "PAPERBOY_LEASE_SECONDS", 300, 2, 3600, "seconds"),
         )
 
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
+from typing import TypeVar
 
 from bot.adapter import Adapter
-from bot.backoff import Backoff
+from bot.backoff import Backoff, persevere
 from bot.commands import Commands
 from bot.config import Settings
 from bot.delivery import Clock, Delivery
@@ -20,11 +22,12 @@ from bot.host import CoreHost
 from bot.pacing import REAL_TIME, Timing
 from bot.scheduler import Scheduler
 from bot.source import Source, SourceError, open_source
-from bot.store import Store
+from bot.store import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 CATCH_UP_DAYS = 7
+T = TypeVar("T")
 
 
 def utcnow() -> datetime:
@@ -45,8 +48,16 @@ class Core:
         self.store = store
         self.source = source
         self.clock = clock
-        self.delivery = Delivery(store, clock, timing, backoff)
-        self.scheduler = Scheduler(self.poll, self.delivery.run_scheduled, settings.poll_minutes)
+        self._timing = timing
+        self._backoff = backoff or Backoff()
+        self.delivery = Delivery(store, clock, timing, self._backoff)
+        self.scheduler = Scheduler(
+            lambda: self._persevere("poll", self.poll),
+            lambda channel_id: self._persevere(f"channel {channel_id}", lambda: self.delivery.run_scheduled(channel_id)),
+            settings.poll_minutes,
+            lambda: self._persevere("recovery", self.delivery.recover),
+            store.lease.total_seconds(),
+        )
         self.ready = asyncio.Event()
         self.commands = Commands(store, self.delivery, settings, clock, self.scheduler.schedule, self.ready)
 
@@ -60,7 +71,8 @@ class Core:
         backoff: Backoff | None = None,
     ) -> Core:
         source = source or open_source(settings.source, settings.hf_token)
-        return cls(settings, await Store.open(settings.db), source, clock, timing, backoff)
+        store = await Store.open(settings.db, clock, timedelta(seconds=settings.lease_seconds))
+        return cls(settings, store, source, clock, timing, backoff)
 
     def host(self, adapter: Adapter) -> CoreHost:
         """What the adapter may use of the core."""
@@ -69,7 +81,15 @@ class Core:
     async def close(self) -> None:
         self.scheduler.shutdown()
         await self.source.aclose()
+        try:
+            await self.store.release_all()
+        except StoreUnavailable:
+            pass  # its leases run out by themselves
         await self.store.close()
+
+    async def _persevere(self, what: str, job: Callable[[], Awaitable[T]]) -> T:
+        """A job that outlives a lost database connection: logged, then run again with backoff."""
+        return await persevere(what, job, (StoreUnavailable,), self._backoff, self._timing.sleep)
 
     async def fetch(self, days: Sequence[date]) -> dict[date, int]:
         """Fetch and store the given days; a day the source cannot give is logged and skipped."""
@@ -84,11 +104,18 @@ class Core:
         return counts
 
     async def poll(self) -> dict[date, int]:
-        """The poll job: refresh the current days, retry unsent digests, post instant matches."""
-        counts = await self.fetch(await self._due_days())
-        await self.delivery.send_open()
-        await self.delivery.run_instant()
-        return counts
+        """The poll job: refresh the current days, retry unsent digests, post instant matches.
+
+        With several workers on one PostgreSQL database one polls at a time; a worker that finds
+        another polling skips its turn."""
+        async with self.store.exclusive("poll") as mine:
+            if not mine:
+                log.info("another worker is polling; skipping this poll")
+                return {}
+            counts = await self.fetch(await self._due_days())
+            await self.delivery.send_open()
+            await self.delivery.run_instant()
+            return counts
 
     async def _due_days(self) -> list[date]:
         """The source's current days, and every day since the newest stored one.
@@ -105,11 +132,16 @@ class Core:
         return sorted(due)
 
     async def start(self) -> None:
-        """Catch up after downtime: poll once, then run each channel's missed digest once."""
-        await self.poll()
-        for channel in await self.store.channels():
+        """Catch up after downtime: poll once, then run each channel's missed digest once (as
+        many channels at once as delivery allows), and anything a dead worker left."""
+        await self._persevere("poll", self.poll)
+        channels = await self._persevere("start-up", self.store.channels)
+        for channel in channels:
             self.scheduler.schedule(channel)
-            await self.delivery.run_scheduled(channel.id)
+        await asyncio.gather(*(
+            self._persevere(f"channel {c.id}", partial(self.delivery.run_scheduled, c.id)) for c in channels
+        ))
+        await self._persevere("recovery", self.delivery.recover)
         self.scheduler.start()
         self.ready.set()
 

@@ -3,6 +3,10 @@
 A digest is planned in one transaction (its papers claimed for the channel), then
 sent part by part (`bot.sending`), then marked sent. Anything planned and not marked
 is sent again by `send_open()`, which reconciles parts that may already have gone out.
+
+All of it happens under the worker's claim on the channel (`bot.store.workers`), so when
+several workers share a database each due channel is planned and sent by exactly one, and
+`recover()` resumes the channels of a worker that died once its lease has run out.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime, timedelta
 from functools import partial
 from zoneinfo import ZoneInfo
@@ -22,7 +26,7 @@ from bot.models import Digest, DigestItem, day_url
 from bot.pacing import REAL_TIME, Pacer, Timing
 from bot.query import QueryError, parse
 from bot.sending import Ledger, Sender
-from bot.store import Channel, PlannedDigest, Store
+from bot.store import Channel, LeaseLost, PlannedDigest, Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +85,8 @@ class Delivery:
     def pacer(self, adapter: Adapter) -> Pacer:
         """The one pacer of the adapter's platform, shared by digests and the adapter's other posts."""
         if adapter.platform not in self._pacers:
-            self._pacers[adapter.platform] = Pacer(adapter.limits.rates, self._timing)
+            shared = self._store if self._store.backend.shared else None
+            self._pacers[adapter.platform] = Pacer(adapter.limits.rates, self._timing, shared, adapter.platform)
         return self._pacers[adapter.platform]
 
     def attach(self, adapters: Mapping[str, Adapter]) -> None:
@@ -94,12 +99,35 @@ class Delivery:
 
     async def deliver(self, channel: Channel) -> int:
         """Plan what is due for the channel, then send everything open for it; returns papers posted."""
+        return await self._claimed(channel, self._deliver)
+
+    async def _claimed(self, channel: Channel, work: Callable[[Channel], Awaitable[int]]) -> int:
+        """`work` on the channel as it is now, under this worker's claim; 0 when another worker has it."""
         async with self._slots[channel.key.platform], self._locks[channel.id]:
-            await self._plan(channel)
-            sent = 0
-            for planned in await self._store.open_digests(channel.id):
-                sent += await self._send(planned)
-            return sent
+            if not await self._store.claim(channel.id):
+                log.debug("%s is another worker's now", channel.key)
+                return 0
+            try:
+                fresh = await self._store.channel_by_id(channel.id)
+                return await work(fresh) if fresh else 0
+            except LeaseLost as lost:
+                log.warning("%s: %s", channel.key, lost)
+                return 0
+            finally:
+                try:
+                    await self._store.release(channel.id)
+                except StoreUnavailable:
+                    pass  # the lease runs out by itself
+
+    async def _deliver(self, channel: Channel) -> int:
+        await self._plan(channel)
+        return await self._send_open_of(channel)
+
+    async def _send_open_of(self, channel: Channel) -> int:
+        sent = 0
+        for planned in await self._store.open_digests(channel.id):
+            sent += await self._send(planned)
+        return sent
 
     async def _plan(self, channel: Channel) -> None:
         newest = await self._store.featured_days(1)
@@ -118,11 +146,23 @@ class Delivery:
 
     async def send_open(self) -> int:
         """Send every digest that was planned and not marked sent (after a crash or a failure)."""
+        channels = {planned.channel.id: planned.channel for planned in await self._store.open_digests()}
         sent = 0
-        for planned in await self._store.open_digests():
-            if planned.channel.paused_reason is None:
-                async with self._locks[planned.channel.id]:
-                    sent += await self._send(planned)
+        for channel in channels.values():
+            if channel.paused_reason is None:
+                sent += await self._claimed(channel, self._send_open_of)
+        return sent
+
+    async def recover(self) -> int:
+        """Take over the channels of workers that stopped renewing their claims: send what they left
+        open, and run what was due (their daily digest, or an instant one)."""
+        sent = 0
+        for channel_id in await self._store.stale_claims():
+            channel = await self._store.channel_by_id(channel_id)
+            if channel is not None and channel.paused_reason is None:
+                log.info("resuming %s after its worker stopped", channel.key)
+                work = self._scheduled if channel.mode == "daily" else self._deliver
+                sent += await self._claimed(channel, work)
         return sent
 
     async def _send(self, planned: PlannedDigest) -> int:
@@ -157,15 +197,23 @@ class Delivery:
         return len(planned.items)
 
     async def run_scheduled(self, channel_id: int) -> int:
-        """The daily job of one channel; a no-op when this occurrence already ran."""
+        """The daily job of one channel; a no-op when this occurrence already ran (in any worker)."""
         channel = await self._store.channel_by_id(channel_id)
-        if channel is None or channel.mode != "daily" or channel.paused_reason is not None:
+        if channel is None or not self._due(channel):
+            return 0
+        return await self._claimed(channel, self._scheduled)
+
+    def _due(self, channel: Channel) -> bool:
+        if channel.mode != "daily" or channel.paused_reason is not None:
+            return False
+        due = last_occurrence(channel.time, channel.tz, self._clock())
+        return channel.last_run_at is None or channel.last_run_at < due
+
+    async def _scheduled(self, channel: Channel) -> int:
+        if not self._due(channel):  # another worker ran it while this one waited
             return 0
         now = self._clock()
-        due = last_occurrence(channel.time, channel.tz, now)
-        if channel.last_run_at is not None and channel.last_run_at >= due:
-            return 0
-        sent = await self.deliver(channel)
+        sent = await self._deliver(channel)
         await self._store.update_channel(channel, last_run_at=now)
         return sent
 

@@ -1,4 +1,4 @@
-"""APScheduler wiring: one poll job, one daily job per channel at its local time.
+"""APScheduler wiring: one poll job, one recovery job, one daily job per channel at its local time.
 
 Jobs live in memory and are rebuilt at start-up; correctness lives in the ledger, so
 a job that fires twice or late does no harm (`Delivery.run_scheduled` is idempotent).
@@ -35,10 +35,13 @@ class Scheduler:
         poll: Callable[[], Awaitable[object]],
         run_channel: Callable[[int], Awaitable[object]],
         poll_minutes: int,
+        recover: Callable[[], Awaitable[object]],
+        recover_seconds: float,
     ) -> None:
         self._scheduler = AsyncIOScheduler(job_defaults=_JOB_DEFAULTS, timezone="UTC")
         self._run_channel = run_channel
         self._scheduler.add_job(poll, IntervalTrigger(minutes=poll_minutes), id="poll")
+        self._scheduler.add_job(recover, IntervalTrigger(seconds=recover_seconds), id="recover")
 
     def schedule(self, channel: Channel) -> None:
         """Add, move or drop the channel's daily job after its settings changed."""

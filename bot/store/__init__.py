@@ -1,4 +1,5 @@
-"""Persistence: papers, channels, subscriptions and the delivery ledger, in one SQLite file.
+"""Persistence: papers, channels, subscriptions, the delivery ledger and the workers' claims,
+in a SQLite file or a PostgreSQL database.
 
 `Store` is the one interface the core uses; each part lives in its own module.
 """
@@ -6,12 +7,13 @@
 from __future__ import annotations
 
 from bot.store.catalog import PaperCatalog
-from bot.store.database import StoreError
+from bot.store.database import StoreError, StoreUnavailable
 from bot.store.ledger import Ledger
 from bot.store.rows import Channel, PlannedDigest, Subscription
+from bot.store.workers import LeaseLost
 
-__all__ = ["Channel", "PlannedDigest", "Store", "StoreError", "Subscription"]
+__all__ = ["Channel", "LeaseLost", "PlannedDigest", "Store", "StoreError", "StoreUnavailable", "Subscription"]
 
 
 class Store(PaperCatalog, Ledger):
-    """Async access to the database; open with `await Store.open(path)`."""
+    """Async access to the database; open with `await Store.open(target)` (a file path or a URL)."""

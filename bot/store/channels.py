@@ -24,8 +24,8 @@ class ChannelBook(Database):
         return channel_from(row) if row else None
 
     async def ensure_channel(self, key: ChannelKey, time: str, tz: str, now: datetime) -> Channel:
-        async with self.transaction() as db:
-            await db.execute(
+        async with self.transaction() as tx:
+            await tx.execute(
                 "INSERT INTO channels (platform, workspace, channel, time, tz, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (key.platform, key.workspace, key.channel, time, tz, now.isoformat()),
@@ -55,8 +55,8 @@ class ChannelBook(Database):
             for name, value in changes.items()
         }
         assignments = ", ".join(f"{name} = ?" for name in values)
-        async with self.transaction() as db:
-            await db.execute(
+        async with self.transaction() as tx:
+            await tx.execute(
                 f"UPDATE channels SET {assignments} WHERE id = ?", (*values.values(), channel.id)
             )
         return replace(channel, **changes)  # type: ignore[arg-type]
@@ -74,27 +74,24 @@ class ChannelBook(Database):
         self, channel: Channel, query: str, user: str, user_name: str | None, now: datetime, limit: int
     ) -> Subscription | None:
         """Store a subscription unless the channel already has `limit`; None when full."""
-        async with self.transaction() as db:
-            async with db.execute(
-                "SELECT count(*) FROM subscriptions WHERE channel_id = ?", (channel.id,)
-            ) as cursor:
-                row = await cursor.fetchone()
+        async with self.transaction() as tx:
+            # The channel's row lock (PostgreSQL) keeps two workers from both adding the last one.
+            await tx.all(f"SELECT id FROM channels WHERE id = ?{self._row_lock}", (channel.id,))
+            row = await tx.one("SELECT count(*) FROM subscriptions WHERE channel_id = ?", (channel.id,))
             if row and row[0] >= limit:
                 return None
-            async with db.execute(
+            inserted = await tx.one(
                 "INSERT INTO subscriptions (channel_id, query, created_by, created_by_name, created_at)"
                 " VALUES (?, ?, ?, ?, ?) RETURNING id",
                 (channel.id, query, user, user_name, now.isoformat()),
-            ) as cursor:
-                inserted = await cursor.fetchone()
+            )
         assert inserted is not None
         return Subscription(int(inserted[0]), channel.id, query, user, now, user_name)
 
     async def remove_subscriptions(self, channel_id: int, ids: Sequence[int]) -> int:
         marks = ", ".join("?" for _ in ids)
-        async with self.transaction() as db:
-            cursor = await db.execute(
+        async with self.transaction() as tx:
+            return await tx.execute(
                 f"DELETE FROM subscriptions WHERE channel_id = ? AND id IN ({marks})",
                 (channel_id, *ids),
             )
-            return cursor.rowcount

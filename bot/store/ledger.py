@@ -2,7 +2,8 @@
 
 Its primary key (channel, paper) is what makes a duplicate delivery impossible. A digest is
 planned in one transaction, each part is recorded as the platform accepts it, and the
-state says whether a post may be in flight when the process stopped.
+state says whether a post may be in flight when the process stopped. Every write here
+needs this worker's claim on the channel (`bot.store.workers`) and renews its lease.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
 from bot.models import DigestItem
-from bot.store.channels import ChannelBook
 from bot.store.rows import Channel, PAPER_COLUMNS, PlannedDigest, paper_from, reasons_from, reasons_json
+from bot.store.workers import Claims
 
 
-class Ledger(ChannelBook):
+class Ledger(Claims):
     async def delivered_ids(self, channel_id: int, paper_ids: Iterable[str]) -> set[str]:
         wanted = list(paper_ids)
         found: set[str] = set()
@@ -43,15 +44,15 @@ class Ledger(ChannelBook):
 
         Papers past the channel's cap are claimed too (`shown = 0`): the digest says
         "and N more" once, and they never flood a later digest. The caller holds the
-        channel's planning lock, so the (channel, paper) key is never hit twice.
+        channel's claim, so the (channel, paper) key is never hit twice.
         """
-        async with self.transaction() as db:
-            async with db.execute(
+        async with self.transaction() as tx:
+            await self._hold(tx, channel_id=channel.id)
+            row = await tx.one(
                 "INSERT INTO digests (channel_id, title, more, more_url, planned_at)"
                 " VALUES (?, ?, ?, ?, ?) RETURNING id",
                 (channel.id, title, len(held_back), more_url, now.isoformat()),
-            ) as cursor:
-                row = await cursor.fetchone()
+            )
             assert row is not None
             digest_id = int(row[0])
             rows = [
@@ -59,13 +60,13 @@ class Ledger(ChannelBook):
                  reasons_json(item.reasons))
                 for position, item in enumerate([*shown, *held_back])
             ]
-            await db.executemany(
+            await tx.executemany(
                 "INSERT INTO deliveries (channel_id, paper_id, digest_id, position, shown, reasons)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 rows,
             )
             if since_day is not None:
-                await db.execute(
+                await tx.execute(
                     "UPDATE channels SET since_day = ? WHERE id = ?", (since_day.isoformat(), channel.id)
                 )
         return digest_id
@@ -107,25 +108,30 @@ class Ledger(ChannelBook):
 
     async def mark_sending(self, digest_id: int) -> None:
         """Note that a post is in flight, so a restart knows the platform may already have it."""
-        async with self.transaction() as db:
-            await db.execute("UPDATE digests SET state = 'sending' WHERE id = ?", (digest_id,))
+        async with self.transaction() as tx:
+            await self._hold(tx, digest_id=digest_id)
+            await tx.execute("UPDATE digests SET state = 'sending' WHERE id = ?", (digest_id,))
 
     async def settle(self, digest_id: int) -> None:
         """No post is in flight: the last one certainly failed."""
-        async with self.transaction() as db:
-            await db.execute("UPDATE digests SET state = 'planned' WHERE id = ? AND state = 'sending'", (digest_id,))
+        async with self.transaction() as tx:
+            await self._hold(tx, digest_id=digest_id)
+            await tx.execute("UPDATE digests SET state = 'planned' WHERE id = ? AND state = 'sending'", (digest_id,))
 
     async def record_part(self, digest_id: int, part: int, ref: str) -> None:
         """Record a part the platform accepted; nothing is in flight any more."""
-        async with self.transaction() as db:
-            await db.execute(
-                "INSERT OR REPLACE INTO digest_parts (digest_id, part, ref) VALUES (?, ?, ?)",
+        async with self.transaction() as tx:
+            await self._hold(tx, digest_id=digest_id)
+            await tx.execute(
+                "INSERT INTO digest_parts (digest_id, part, ref) VALUES (?, ?, ?)"
+                " ON CONFLICT (digest_id, part) DO UPDATE SET ref = excluded.ref",
                 (digest_id, part, ref),
             )
-            await db.execute("UPDATE digests SET state = 'planned' WHERE id = ? AND state = 'sending'", (digest_id,))
+            await tx.execute("UPDATE digests SET state = 'planned' WHERE id = ? AND state = 'sending'", (digest_id,))
 
     async def mark_sent(self, digest_id: int, now: datetime) -> None:
-        async with self.transaction() as db:
-            await db.execute(
+        async with self.transaction() as tx:
+            await self._hold(tx, digest_id=digest_id)
+            await tx.execute(
                 "UPDATE digests SET state = 'sent', sent_at = ? WHERE id = ?", (now.isoformat(), digest_id)
             )
