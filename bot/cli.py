@@ -1,4 +1,4 @@
-"""`paperboy`: run the bot, fetch days, preview a query.
+"""`paperboy`: run the bot, fetch days, preview a query, move a database.
 
 The platforms come in as a registry (`adapters.REGISTRY`, handed over by `adapters.main`),
 so the core never imports them. Exit codes: 0 success, 2 bad usage, 1 failure with a
@@ -55,6 +55,9 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
     preview = sub.add_parser("preview", help="print the stored papers a query matches")
     preview.add_argument("query", help='a query, e.g. \'"reinforcement learning" -survey\'')
     preview.add_argument("--days", type=_positive, default=7, help="the newest N featured days (default 7)")
+    migrate = sub.add_parser("migrate", help="copy a database into an empty one (SQLite to PostgreSQL) and check it")
+    migrate.add_argument("--from", dest="source", required=True, metavar="DB", help="a SQLite file (or a URL)")
+    migrate.add_argument("--to", dest="target", required=True, metavar="URL", help="postgresql://... (or a file)")
     for spec in registry:
         for name, text in spec.commands.items():
             sub.add_parser(name, help=text)
@@ -97,6 +100,7 @@ async def run(registry: Registry, settings: Settings, env: Mapping[str, str]) ->
 
 async def fetch(settings: Settings, day: date | None, days: int | None) -> None:
     from bot.core import recent_days
+    from bot.store.database import redacted
 
     core = await _open_core(settings)
     try:
@@ -114,7 +118,7 @@ async def fetch(settings: Settings, day: date | None, days: int | None) -> None:
                 raise Failure(f"could not fetch {one} from {settings.source} (see the log above)")
             total += counts[one]
             print(f"{one}  {counts[one]} papers")
-        print(f"stored {total} papers in {settings.db}")
+        print(f"stored {total} papers in {redacted(settings.db)}")
     finally:
         await core.close()
 
@@ -124,6 +128,7 @@ async def preview(settings: Settings, text: str, days: int) -> int:
     from bot.models import DigestItem
     from bot.plaintext import render_item
     from bot.query import QueryError, parse
+    from bot.store.database import redacted
 
     try:
         query = parse(text, max_length=settings.max_query_chars)
@@ -136,7 +141,7 @@ async def preview(settings: Settings, text: str, days: int) -> int:
     finally:
         await core.close()
     if not papers:
-        raise Failure(f"no papers stored in {settings.db} yet: run 'paperboy fetch' first")
+        raise Failure(f"no papers stored in {redacted(settings.db)} yet: run 'paperboy fetch' first")
     reasons = Matcher([(0, query)]).match(papers)
     hits = [DigestItem(p, reasons[p.id]) for p in papers if p.id in reasons]
     span = f"{min(p.featured_day for p in papers)} to {max(p.featured_day for p in papers)}"
@@ -144,6 +149,26 @@ async def preview(settings: Settings, text: str, days: int) -> int:
     for number, item in enumerate(hits, start=1):
         print(render_item(number, item))
     return 0
+
+
+async def migrate(source: str, target: str) -> None:
+    from bot.store import StoreError
+    from bot.store.copy import copy_database
+    from bot.store.database import redacted
+
+    try:
+        counts = await copy_database(source, target)
+    except StoreError as err:
+        raise Failure(f"migrate: {err}") from None
+    names = (redacted(source), redacted(target))
+    width = max(len(c.table) for c in counts)
+    print(f"{'table':<{width}}  {names[0]:>{len(names[0])}}  {names[1]}")
+    for c in counts:
+        print(f"{c.table:<{width}}  {c.source:>{len(names[0])},}  {c.target:>{len(names[1])},}{'' if c.source == c.target else '  MISMATCH'}")
+    wrong = [c.table for c in counts if c.source != c.target]
+    if wrong:
+        raise Failure(f"migrate: the counts differ in {', '.join(wrong)}; the target is incomplete, drop it and try again")
+    print(f"copied {len(counts)} tables; every count matches")
 
 
 def main(registry: Registry, argv: Sequence[str] | None = None) -> int:
@@ -162,6 +187,8 @@ def main(registry: Registry, argv: Sequence[str] | None = None) -> int:
             asyncio.run(fetch(settings, args.date, args.days))
         elif args.command == "preview":
             return asyncio.run(preview(settings, args.query, args.days))
+        elif args.command == "migrate":
+            asyncio.run(migrate(args.source, args.target))
         else:
             return next(spec for spec in registry if args.command in spec.commands).command(args.command, env)
     except Failure as err:

@@ -44,7 +44,7 @@ class VirtualTime:
 
     @property
     def timing(self) -> Timing:
-        return Timing(self.clock, self.sleep)
+        return Timing(self.clock, self.sleep, self.clock)
 
 
 @dataclass

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, Self
+from urllib.parse import urlsplit
 
 from bot.store.schema import MIGRATIONS
 
@@ -91,6 +92,19 @@ class Backend(Protocol):
 
 def is_postgres(target: str) -> bool:
     return re.match(r"postgres(ql)?://", target.strip()) is not None
+
+
+def redacted(target: str) -> str:
+    """The database as a log line or an error may name it: a URL loses its password and query string."""
+    if not is_postgres(target):
+        return target
+    parts = urlsplit(target.strip())
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    user = f"{parts.username}@" if parts.username else ""
+    return f"{parts.scheme}://{user}{parts.hostname or ''}{port}{parts.path}"
 
 
 async def connect(target: str) -> Backend:

@@ -15,11 +15,10 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager, suppress
 from functools import lru_cache
 from typing import Any, Self
-from urllib.parse import urlsplit
 
 import asyncpg
 
-from bot.store.database import Row, StoreError, StoreUnavailable, Tx
+from bot.store.database import Row, StoreError, StoreUnavailable, Tx, redacted
 
 # What a connection that broke or a server that went away raises.
 LOST: tuple[type[BaseException], ...] = (
@@ -47,14 +46,6 @@ def translate_ddl(script: str) -> list[str]:
     for sqlite_form, postgres_form in DDL_RULES:
         script = script.replace(sqlite_form, postgres_form)
     return [statement for statement in script.split(";") if statement.strip()]
-
-
-def redacted(url: str) -> str:
-    """The URL without its password or query string, fit for a log line or an error."""
-    parts = urlsplit(url.strip())
-    host = parts.hostname or ""
-    netloc = f"{parts.username + '@' if parts.username else ''}{host}{':' + str(parts.port) if parts.port else ''}"
-    return f"{parts.scheme}://{netloc}{parts.path}"
 
 
 def one_line(err: BaseException) -> str:
