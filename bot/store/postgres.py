@@ -26,6 +26,8 @@ LOST: tuple[type[BaseException], ...] = (
     asyncpg.PostgresConnectionError,
     asyncpg.ConnectionDoesNotExistError,
     asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up
+    asyncpg.InterfaceError,  # a connection the server closed under us
+    asyncpg.exceptions.InternalClientError,  # ... noticed in the middle of a protocol step
 )
 
 DDL_RULES: tuple[tuple[str, str], ...] = (
@@ -90,7 +92,10 @@ class PostgresBackend:
     async def connect(cls, url: str) -> Self:
         described = redacted(url)
         try:
-            pool = await asyncpg.create_pool(url.strip(), min_size=1, max_size=10, timeout=10)
+            # No floor of idle connections: after a server restart the pool reconnects on demand
+            # instead of retrying (and logging tracebacks) in the background.
+            pool = await asyncpg.create_pool(url.strip(), min_size=0, max_size=10, timeout=10)
+            await pool.fetchval("SELECT 1")
         except (*LOST, asyncpg.PostgresError, ValueError) as err:
             raise StoreError(f"cannot connect to {described}: {one_line(err)}") from None
         return cls(pool, described)
