@@ -4,7 +4,8 @@
 folder, on a free loopback port (as the `postgres` user when running as root, since the
 server refuses root), with durability off (fsync, full pages): nothing here must survive a
 power cut, and tests create many databases. `stop()` ends it and removes the folder;
-`restart()` stops and starts it on the same port, as an operator's restart would.
+`restart()` stops and starts it on the same port, as an operator's restart would. The folder
+goes under PAPERBOY_PG_ROOT when set (.ci/run sets it, to stop leftovers of its own run only).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class PostgresServer:
             bindir = Path(subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True).stdout.strip())
         except (OSError, subprocess.CalledProcessError) as err:
             raise PostgresUnavailable(f"pg_config not found or failed ({err}): install PostgreSQL") from None
-        folder = Path(tempfile.mkdtemp(prefix="paperboy-pg-"))
+        folder = Path(tempfile.mkdtemp(prefix="paperboy-pg-", dir=os.environ.get("PAPERBOY_PG_ROOT")))
         if os.geteuid() == 0:
             shutil.chown(folder, "postgres", "postgres")
         server = cls(folder, bindir, _free_port())
@@ -101,11 +102,15 @@ async def _admin(admin_url: str, sql: str) -> None:
         await conn.close()
 
 
-def create_database(admin_url: str) -> str:
+async def new_database(admin_url: str) -> str:
     """A new empty database on the server; its URL."""
     name = f"test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
+    await _admin(admin_url, f'CREATE DATABASE "{name}"')
     return database_url(admin_url, name)
+
+
+def create_database(admin_url: str) -> str:
+    return asyncio.run(new_database(admin_url))
 
 
 def drop_database(admin_url: str, url: str) -> None:

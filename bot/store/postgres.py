@@ -95,8 +95,12 @@ class PostgresBackend:
             # No floor of idle connections: after a server restart the pool reconnects on demand
             # instead of retrying (and logging tracebacks) in the background.
             pool = await asyncpg.create_pool(url.strip(), min_size=0, max_size=10, timeout=10)
-            await pool.fetchval("SELECT 1")
         except (*LOST, asyncpg.PostgresError, ValueError) as err:
+            raise StoreError(f"cannot connect to {described}: {one_line(err)}") from None
+        try:
+            await pool.fetchval("SELECT 1")
+        except (*LOST, asyncpg.PostgresError) as err:
+            await pool.close()
             raise StoreError(f"cannot connect to {described}: {one_line(err)}") from None
         return cls(pool, described)
 
