@@ -1,6 +1,6 @@
 """One day's digest fanned out to 1,000 channels, against the rate limits of Slack and Discord.
 
-Run `python benchmarks/bench_fanout.py [--channels N]` (about 2.5 minutes). Each channel
+Run `python benchmarks/bench_fanout.py [--channels N]` (about 3 minutes). Each channel
 follows `upvotes:>=0`, so its digest is the recorded 2026-08-21 day: 10 of its 17 papers and
 "and 7 more", one message on both platforms. The real adapters post over loopback HTTP to
 the fakes in tests/fakes, which enforce the limits in real time and answer 429 past them:
@@ -10,6 +10,12 @@ the fakes in tests/fakes, which enforce the limits in real time and answer 429 p
   while the budget, not the channel limit, stays the bound. The adapter is given the same
   budget (its default, 120, would make this run 8 minutes long).
 - Discord: 50 requests per second globally and 5 messages per 5 s per channel.
+
+The last row runs Discord again with three workers (three cores, each with its own adapter,
+gateway connection and connection pool) on one PostgreSQL database, started for the run
+(tests/postgres_server.py, or PAPERBOY_TEST_POSTGRES): every worker fires every channel's
+job, as their schedulers would, and they share the 50/s through the database. Its baseline is
+the single-process Discord row above it, measured in the same run.
 
 All channels fall due at once, as when their 09:00 jobs fire together. The lower bound is
 the slowest limit: max over limits of posts / rate. The first post comes only once the core
@@ -23,12 +29,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import sqlite3
+import os
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
-from contextlib import closing
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,7 +49,9 @@ from bot.config import Settings  # noqa: E402
 from bot.core import Core  # noqa: E402
 from bot.models import ChannelKey  # noqa: E402
 from bot.source import FileSource  # noqa: E402
+from bot.store import Store  # noqa: E402
 from tests.fakes.discord_api import FakeDiscord  # noqa: E402
+from tests.postgres_server import PostgresServer, new_database  # noqa: E402
 from tests.fakes.slack_api import FakeSlack  # noqa: E402
 from tests.support import running  # noqa: E402
 
@@ -55,6 +63,7 @@ DISCORD_GLOBAL = 50  # requests per second
 DISCORD_CHANNEL = (5, 5.0)  # messages per window of seconds, per channel
 GUILD = 1_200_000_000_000_000_000
 LONG = 600.0  # seconds; only a guard against a hang
+WORKERS = 3
 
 
 @dataclass(frozen=True)
@@ -80,13 +89,13 @@ class Result:
 
 
 async def fanout(
-    db: Path,
-    adapter: Adapter,
+    db: str,
+    adapters: Sequence[Adapter],
     keys: list[ChannelKey],
     connected: Callable[[], Awaitable[object]],
     first_post: Callable[[], Awaitable[object]],
 ) -> tuple[float, float]:
-    """Subscribe every channel, then run all their due digests at once.
+    """Subscribe every channel, then run all their due digests at once, in one worker per adapter.
 
     Returns the seconds until `first_post` was over (the fake saw a post), and until every
     digest was marked sent.
@@ -96,30 +105,35 @@ async def fanout(
         await first_post()
         return time.monotonic()
 
-    core = await Core.open(Settings(db=str(db), source=str(DAY)), FileSource(DAY), clock=lambda: NINE)
-    await core.fetch([NINE.date()])
-    try:
-        async with running(core, adapter):
-            await connected()
-            for key in keys:  # after start-up, so the catch-up pass finds nothing due
-                channel = await core.store.ensure_channel(key, "09:00", "UTC", NINE)
-                await core.store.add_subscription(channel, "upvotes:>=0", "U0BENCH", "bench", NINE, 25)
-            started = time.monotonic()
-            first = asyncio.create_task(posted())
-            await core.delivery.run_due()  # every channel falls due at 09:00: one wave
-            wall = time.monotonic() - started
-            return await first - started, wall
-    finally:
-        await core.close()
+    async with AsyncExitStack() as stack:
+        cores = []
+        for adapter in adapters:
+            core = await Core.open(Settings(db=db, source=str(DAY)), FileSource(DAY), clock=lambda: NINE)
+            stack.push_async_callback(core.close)
+            await core.fetch([NINE.date()])
+            await stack.enter_async_context(running(core, adapter))
+            cores.append(core)
+        await connected()
+        for key in keys:  # after start-up, so the catch-up pass finds nothing due
+            channel = await cores[0].store.ensure_channel(key, "09:00", "UTC", NINE)
+            await cores[0].store.add_subscription(channel, "upvotes:>=0", "U0BENCH", "bench", NINE, 25)
+        started = time.monotonic()
+        first = asyncio.create_task(posted())
+        await asyncio.gather(*(core.delivery.run_due() for core in cores))  # 09:00 fires in every worker
+        wall = time.monotonic() - started
+        return await first - started, wall
 
 
-def ledger(db: Path) -> dict[str, list[str]]:
+async def ledger(db: str) -> dict[str, list[str]]:
     """Channel id -> the platform refs of its sent digests' parts; any unsent digest counts as a failure."""
-    with closing(sqlite3.connect(db)) as conn:
-        rows = conn.execute(
+    store = await Store.open(db)
+    try:
+        rows = await store._all(
             "SELECT c.channel, g.state, p.ref FROM digests g JOIN channels c ON c.id = g.channel_id"
             " LEFT JOIN digest_parts p ON p.digest_id = g.id ORDER BY g.id, p.part"
-        ).fetchall()
+        )
+    finally:
+        await store.close()
     found: dict[str, list[str]] = {}
     for channel, state, ref in rows:
         found.setdefault(channel, []).append(ref if state == "sent" else "unsent")
@@ -138,7 +152,7 @@ async def slack_run(tmp: Path, count: int) -> Result:
         adapter = SlackAdapter(config, host="127.0.0.1", per_minute=SLACK_PER_MINUTE)
         keys = [ChannelKey("slack", slack.team_id, c) for c in ids]
         first, wall = await fanout(
-            tmp / "slack.db", adapter, keys, adapter.connected.wait,
+            str(tmp / "slack.db"), [adapter], keys, adapter.connected.wait,
             lambda: slack.wait_for(lambda: slack.calls_to("chat.postMessage"), LONG),
         )
         posted = {c: [m.ts for m in slack.posts(c)] for c in ids}
@@ -146,19 +160,20 @@ async def slack_run(tmp: Path, count: int) -> Result:
     posts = sum(map(len, posted.values()))
     bound = max(posts / (SLACK_PER_MINUTE / 60), max(map(len, posted.values())) / 1.0)
     return Result("Slack", count, posts, f"{SLACK_PER_MINUTE}/min workspace, 1/s per channel", bound, first, wall,
-                  limited, once(posted, ledger(tmp / "slack.db"), ids))
+                  limited, once(posted, await ledger(str(tmp / "slack.db")), ids))
 
 
-async def discord_run(tmp: Path, count: int) -> Result:
+async def discord_run(db: str, count: int, workers: int = 1) -> Result:
     fake = FakeDiscord(global_limit=DISCORD_GLOBAL, channel_limit=DISCORD_CHANNEL)
     await fake.start()
     try:
-        adapter = discord_adapter.create({"DISCORD_TOKEN": fake.token, "DISCORD_GUILD_IDS": str(GUILD),
-                                          "DISCORD_API_URL": fake.api_url, "DISCORD_GATEWAY_URL": fake.gateway_url})
+        env = {"DISCORD_TOKEN": fake.token, "DISCORD_GUILD_IDS": str(GUILD), "DISCORD_API_URL": fake.api_url,
+               "DISCORD_GATEWAY_URL": fake.gateway_url}
+        adapters = [discord_adapter.create(env) for _ in range(workers)]
         ids = [GUILD + 1 + n for n in range(count)]
         keys = [ChannelKey("discord", str(GUILD), str(c)) for c in ids]
         first, wall = await fanout(
-            tmp / "discord.db", adapter, keys, lambda: fake.wait_for(lambda: fake.identified),
+            db, adapters, keys, lambda: fake.wait_for(lambda: fake.identified >= workers),
             lambda: fake.wait_for(lambda: any(fake.messages.values()), LONG),
         )
         posted = {str(c): [m["id"] for m in fake.posts(c)] for c in ids}
@@ -168,18 +183,21 @@ async def discord_run(tmp: Path, count: int) -> Result:
     posts = sum(map(len, posted.values()))
     per_channel = max(map(len, posted.values())) / (DISCORD_CHANNEL[0] / DISCORD_CHANNEL[1])
     bound = max(posts / DISCORD_GLOBAL, per_channel)
-    return Result("Discord", count, posts, f"{DISCORD_GLOBAL}/s global, 5 per 5 s per channel", bound, first, wall,
-                  limited, once(posted, ledger(tmp / "discord.db"), [str(c) for c in ids]))
+    name = "Discord" if workers == 1 else f"Discord, {workers} workers on PostgreSQL"
+    return Result(name, count, posts, f"{DISCORD_GLOBAL}/s global, 5 per 5 s per channel", bound, first, wall,
+                  limited, once(posted, await ledger(db), [str(c) for c in ids]))
 
 
 def report(results: list[Result]) -> bool:
-    print(f"{'platform':<8} {'channels':>8} {'posts':>6}  {'limits':<34} {'bound s':>7} {'1st post s':>10} "
-          f"{'wall s':>7} {'ratio':>6} {'posting':>7} {'429s':>5} {'exactly once':>13}")
+    print(f"{'platform':<36} {'channels':>8} {'posts':>6}  {'limits':<34} {'bound s':>7} {'1st post s':>10} "
+          f"{'wall s':>7} {'ratio':>6} {'posting':>7} {'vs 1':>5} {'429s':>5} {'exactly once':>13}")
+    baseline = {r.platform.partition(",")[0]: r.wall for r in results if "," not in r.platform}
     for r in results:
-        print(f"{r.platform:<8} {r.channels:>8,} {r.posts:>6,}  {r.limit:<34} {r.bound:>7.1f} {r.first:>10.1f} "
-              f"{r.wall:>7.1f} {r.ratio:>5.2f}x {r.posting:>6.2f}x {r.rate_limited:>5} "
-              f"{r.exactly_once:>6,}/{r.channels:,}")
+        print(f"{r.platform:<36} {r.channels:>8,} {r.posts:>6,}  {r.limit:<34} {r.bound:>7.1f} {r.first:>10.1f} "
+              f"{r.wall:>7.1f} {r.ratio:>5.2f}x {r.posting:>6.2f}x {r.wall / baseline[r.platform.partition(',')[0]]:>4.2f}x "
+              f"{r.rate_limited:>5} {r.exactly_once:>6,}/{r.channels:,}")
     print("bound: max over limits of posts / rate. ratio: wall / bound. posting: (wall - 1st post) / bound.")
+    print("vs 1: wall against the same platform's single-process SQLite run (the baseline, measured above).")
     print("targets: wall within 1.20x of the bound, a handful of 429s at most (<= 5), every channel exactly once")
     for r in results:
         print(f"  {r.platform}: {r.ratio:.2f}x {'met' if r.ratio <= 1.2 else 'MISSED'} "
@@ -193,9 +211,16 @@ async def main() -> int:
     parser.add_argument("--channels", type=int, default=CHANNELS, help=f"channels per platform (default {CHANNELS:,})")
     count = parser.parse_args().channels
     logging.basicConfig(level=logging.ERROR)
-    with tempfile.TemporaryDirectory() as folder:
-        tmp = Path(folder)
-        results = [await slack_run(tmp, count), await discord_run(tmp, count)]
+    server = None if os.environ.get("PAPERBOY_TEST_POSTGRES") else PostgresServer.start()
+    try:
+        admin = os.environ.get("PAPERBOY_TEST_POSTGRES") or (server.url if server else "")
+        with tempfile.TemporaryDirectory() as folder:
+            tmp = Path(folder)
+            results = [await slack_run(tmp, count), await discord_run(str(tmp / "discord.db"), count),
+                       await discord_run(await new_database(admin), count, WORKERS)]
+    finally:
+        if server:
+            server.stop()
     return 0 if report(results) else 1
 
 

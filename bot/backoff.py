@@ -6,11 +6,16 @@ delays with jitter, capped, or exactly what the server asked for when it said so
 
 from __future__ import annotations
 
+import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 MAX_DELAY = 300.0
+T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,3 +41,24 @@ def parse_retry_after(value: str | None) -> float | None:
     except ValueError:
         return None
     return seconds if 0 <= seconds < float("inf") else None
+
+
+async def persevere(
+    what: str,
+    job: Callable[[], Awaitable[T]],
+    transient: tuple[type[BaseException], ...],
+    backoff: Backoff,
+    sleep: Callable[[float], Awaitable[None]],
+) -> T:
+    """Run `job` until it gets through: after a `transient` fault, log it, wait with backoff, run it again.
+
+    For jobs that are safe to run again from the start (the ledger makes every delivery job so)."""
+    attempt = 0
+    while True:
+        try:
+            return await job()
+        except transient as err:
+            attempt += 1
+            delay = backoff.delay(attempt)
+            log.warning("%s: %s; trying again in %.1f s", what, err, delay)
+            await sleep(delay)

@@ -1,4 +1,4 @@
-"""`paperboy`: run the bot, fetch days, preview a query.
+"""`paperboy`: run the bot, fetch days, preview a query, move a database.
 
 The platforms come in as a registry (`adapters.REGISTRY`, handed over by `adapters.main`),
 so the core never imports them. Exit codes: 0 success, 2 bad usage, 1 failure with a
@@ -68,6 +68,9 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="why nothing arrived: the source, and each channel's digests")
     status.add_argument("--channel", type=_channel_key, metavar="PLATFORM:WORKSPACE:CHANNEL",
                         help="one channel (default: every channel with a subscription)")
+    migrate = sub.add_parser("migrate", help="copy a database into an empty one (SQLite to PostgreSQL) and check it")
+    migrate.add_argument("--from", dest="source", required=True, metavar="DB", help="a SQLite file (or a URL)")
+    migrate.add_argument("--to", dest="target", required=True, metavar="URL", help="postgresql://... (or a file)")
     for spec in registry:
         for name, text in spec.commands.items():
             sub.add_parser(name, help=text)
@@ -130,6 +133,7 @@ async def run(registry: Registry, settings: Settings, env: Mapping[str, str]) ->
 
 async def fetch(settings: Settings, day: date | None, days: int | None) -> None:
     from bot.core import recent_days
+    from bot.store.database import redacted
 
     core = await _open_core(settings)
     try:
@@ -147,7 +151,7 @@ async def fetch(settings: Settings, day: date | None, days: int | None) -> None:
                 raise Failure(f"could not fetch {one} from {settings.source} (see the log above)")
             total += counts[one]
             print(f"{one}  {counts[one]} papers")
-        print(f"stored {total} papers in {settings.db}")
+        print(f"stored {total} papers in {redacted(settings.db)}")
     finally:
         await core.close()
 
@@ -157,6 +161,7 @@ async def preview(settings: Settings, text: str, days: int) -> int:
     from bot.models import DigestItem
     from bot.plaintext import render_item
     from bot.query import QueryError, parse
+    from bot.store.database import redacted
 
     try:
         query = parse(text, max_length=settings.max_query_chars)
@@ -169,7 +174,7 @@ async def preview(settings: Settings, text: str, days: int) -> int:
     finally:
         await core.close()
     if not papers:
-        raise Failure(f"no papers stored in {settings.db} yet: run 'paperboy fetch' first")
+        raise Failure(f"no papers stored in {redacted(settings.db)} yet: run 'paperboy fetch' first")
     reasons = Matcher([(0, query)]).match(papers)
     hits = [DigestItem(p, reasons[p.id]) for p in papers if p.id in reasons]
     span = f"{min(p.featured_day for p in papers)} to {max(p.featured_day for p in papers)}"
@@ -203,6 +208,26 @@ async def status(settings: Settings, wanted: tuple[str, str, str] | None) -> Non
         await core.close()
 
 
+async def migrate(source: str, target: str) -> None:
+    from bot.store import StoreError
+    from bot.store.copy import copy_database
+    from bot.store.database import redacted
+
+    try:
+        counts = await copy_database(source, target)
+    except StoreError as err:
+        raise Failure(f"migrate: {err}") from None
+    names = (redacted(source), redacted(target))
+    width = max(len(c.table) for c in counts)
+    print(f"{'table':<{width}}  {names[0]:>{len(names[0])}}  {names[1]}")
+    for c in counts:
+        print(f"{c.table:<{width}}  {c.source:>{len(names[0])},}  {c.target:>{len(names[1])},}{'' if c.source == c.target else '  MISMATCH'}")
+    wrong = [c.table for c in counts if c.source != c.target]
+    if wrong:
+        raise Failure(f"migrate: the counts differ in {', '.join(wrong)}; the target is incomplete, drop it and try again")
+    print(f"copied {len(counts)} tables; every count matches")
+
+
 def main(registry: Registry, argv: Sequence[str] | None = None) -> int:
     parser = build_parser(registry)
     args = parser.parse_args(argv)
@@ -223,6 +248,8 @@ def main(registry: Registry, argv: Sequence[str] | None = None) -> int:
             asyncio.run(run(registry, settings, env))
         elif args.command == "fetch":
             asyncio.run(fetch(settings, args.date, args.days))
+        elif args.command == "migrate":
+            asyncio.run(migrate(args.source, args.target))
         elif args.command == "status":
             asyncio.run(status(settings, args.channel))
         elif args.command == "preview":

@@ -119,6 +119,7 @@ class Settings:
     http_port: int | None = None  # /healthz and /metrics; None: off
     http_host: str = "127.0.0.1"
     log_format: str = "text"
+    lease_seconds: int = 300
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -155,6 +156,7 @@ class Settings:
             log_level=level,
             max_subscriptions=_int(env, "PAPERBOY_MAX_SUBSCRIPTIONS", 25, 1, 1000, "subscriptions"),
             console=parse_flag("PAPERBOY_CONSOLE", env.get("PAPERBOY_CONSOLE", "")),
+            lease_seconds=_int(env, "PAPERBOY_LEASE_SECONDS", 300, 2, 3600, "seconds"),
         )
 
 

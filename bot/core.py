@@ -14,12 +14,13 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.adapter import Adapter
-from bot.backoff import Backoff
+from bot.backoff import Backoff, persevere
 from bot.commands import Commands
 from bot.config import Settings
 from bot.delivery import Clock, Delivery
@@ -27,7 +28,7 @@ from bot.host import CoreHost
 from bot.pacing import REAL_TIME, Timing
 from bot.scheduler import Scheduler
 from bot.source import Source, SourceError, open_source
-from bot.store import Store
+from bot.store import Store, StoreUnavailable
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 
 CATCH_UP_DAYS = 7
 STOP_SECONDS = 10.0  # how long a stop waits for the work in flight
+T = TypeVar("T")
 
 
 def utcnow() -> datetime:
@@ -56,9 +58,18 @@ class Core:
         self.store = store
         self.source = source
         self.clock = clock
-        self.delivery = Delivery(store, clock, timing, backoff)
+        self._timing = timing
+        self._backoff = backoff or Backoff()
+        self.delivery = Delivery(store, clock, timing, self._backoff)
         self.telemetry = self.delivery.telemetry
-        self.scheduler = Scheduler(self.poll, self.delivery.run_due, settings.poll_minutes)
+        # Partials of a coroutine function, which APScheduler awaits (a lambda it would run in a thread).
+        self.scheduler = Scheduler(
+            partial(self._persevere, "poll", self.poll),
+            partial(self._persevere, "due digests", self.delivery.run_due),
+            settings.poll_minutes,
+            partial(self._persevere, "recovery", self.delivery.recover),
+            store.lease.total_seconds(),
+        )
         self.ready = asyncio.Event()
         self.stop_reason: str | None = None
         self.http_port: int | None = None  # the health listener's port, once bound
@@ -75,7 +86,8 @@ class Core:
         backoff: Backoff | None = None,
     ) -> Core:
         source = source or open_source(settings.source, settings.hf_token)
-        return cls(settings, await Store.open(settings.db), source, clock, timing, backoff)
+        store = await Store.open(settings.db, clock, timedelta(seconds=settings.lease_seconds))
+        return cls(settings, store, source, clock, timing, backoff)
 
     def host(self, adapter: Adapter) -> CoreHost:
         """What the adapter may use of the core."""
@@ -119,7 +131,15 @@ class Core:
     async def close(self) -> None:
         self.scheduler.shutdown()
         await self.source.aclose()
+        try:
+            await self.store.release_all()
+        except StoreUnavailable:
+            pass  # its leases run out by themselves
         await self.store.close()
+
+    async def _persevere(self, what: str, job: Callable[[], Awaitable[T]]) -> T:
+        """A job that outlives a lost database connection: logged, then run again with backoff."""
+        return await persevere(what, job, (StoreUnavailable,), self._backoff, self._timing.sleep)
 
     async def fetch(self, days: Sequence[date]) -> dict[date, int]:
         """Fetch and store the given days; a day that fails is logged and skipped.
@@ -141,11 +161,18 @@ class Core:
         return counts
 
     async def poll(self) -> dict[date, int]:
-        """The poll job: refresh the current days, retry unsent digests, post instant matches."""
-        async with self.delivery.work.working():
-            counts = await self.fetch(await self._due_days())
-            await self.delivery.send_open()
-            await self.delivery.run_instant()
+        """The poll job: refresh the current days, retry unsent digests, post instant matches.
+
+        With several workers on one PostgreSQL database one polls at a time; a worker that finds
+        another polling skips its turn (and counts as having polled: the other one did)."""
+        counts: dict[date, int] = {}
+        async with self.delivery.work.working(), self.store.exclusive("poll") as mine:
+            if mine:
+                counts = await self.fetch(await self._due_days())
+                await self.delivery.send_open()
+                await self.delivery.run_instant()
+            else:
+                log.info("another worker is polling; skipping this poll")
         self.telemetry.polls += 1
         self.telemetry.last_poll = self.clock()
         return counts
@@ -165,11 +192,13 @@ class Core:
         return sorted(due)
 
     async def start(self) -> None:
-        """Catch up after downtime: poll once, then run every channel's missed digest once, as one wave."""
-        await self.poll()
-        for channel in await self.store.channels():
+        """Catch up after downtime: poll once, then run every channel's missed digest once, as one
+        wave, and anything a dead worker left."""
+        await self._persevere("poll", self.poll)
+        for channel in await self._persevere("start-up", self.store.channels):
             self.scheduler.schedule(channel)
-        await self.delivery.run_due()
+        await self._persevere("due digests", self.delivery.run_due)
+        await self._persevere("recovery", self.delivery.recover)
         settle_heap()
         self.scheduler.start()
         self.ready.set()

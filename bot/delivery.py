@@ -3,6 +3,10 @@
 A digest is planned in one transaction (its papers claimed for the channel), then
 sent part by part (`bot.sending`), then marked sent. Anything planned and not marked
 is sent again by `send_open()`, which reconciles parts that may already have gone out.
+
+All of it happens under the worker's claim on each channel (`bot.store.workers`), so when
+several workers share a database each due channel is planned and sent by exactly one, and
+`recover()` resumes the channels of a worker that died once its lease has run out.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from bot.models import Digest, DigestItem, Paper, day_url
 from bot.pacing import REAL_TIME, Pacer, Timing
 from bot.query import Query, QueryError, parse
 from bot.sending import Ledger, Sender
-from bot.store import Channel, DigestPlan, PlannedDigest, Store
+from bot.store import Channel, DigestPlan, LeaseLost, PlannedDigest, Store, StoreUnavailable
 from bot.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
@@ -63,8 +67,8 @@ def plan_wave(
     done: set[tuple[int, str]],
     newest: date,
 ) -> tuple[list[DigestPlan], list[Channel]]:
-    """The digest of each channel with something new, and the channels with nothing new that
-    must move on to `newest`: queries parsed and matched in one pass over `papers` (best first).
+    """The digest of each channel with something new, and the channels with nothing new: queries
+    parsed and matched in one pass over `papers` (best first).
 
     CPU-bound and synchronous: the caller runs it in a worker thread.
     """
@@ -77,7 +81,7 @@ def plan_wave(
             except QueryError:
                 log.warning("subscription %s no longer parses; skipping it", sub_id)
     by_id = {channel.id: channel for channel in channels}
-    plans, caught_up = [], []
+    plans, unplanned = [], []
     for channel_id, hits in match_channels(queries, papers):
         channel = by_id[channel_id]
         since = channel.since_day or newest
@@ -90,9 +94,9 @@ def plan_wave(
             shown, held = items[: channel.max_papers], items[channel.max_papers :]
             more_url = day_url(max(i.paper.featured_day for i in held)) if held else None
             plans.append(DigestPlan.of(channel, digest_title(shown, len(items)), shown, held, more_url))
-        elif channel.since_day != newest:
-            caught_up.append(channel)
-    return plans, caught_up
+        else:
+            unplanned.append(channel)
+    return plans, unplanned
 
 
 class Delivery:
@@ -112,7 +116,8 @@ class Delivery:
     def pacer(self, adapter: Adapter) -> Pacer:
         """The one pacer of the adapter's platform, shared by digests and the adapter's other posts."""
         if adapter.platform not in self._pacers:
-            self._pacers[adapter.platform] = Pacer(adapter.limits.rates, self._timing)
+            shared = self._store if self._store.backend.shared else None
+            self._pacers[adapter.platform] = Pacer(adapter.limits.rates, self._timing, shared, adapter.platform)
         return self._pacers[adapter.platform]
 
     def attach(self, adapters: Mapping[str, Adapter]) -> None:
@@ -128,20 +133,52 @@ class Delivery:
     async def deliver(self, channels: Sequence[Channel]) -> int:
         """Plan what is due for the channels in one pass, then send everything open for them;
         returns the papers posted."""
-        if self.work.stopping:
+        return await self._wave(channels, scheduled=False)
+
+    async def _wave(self, channels: Sequence[Channel], scheduled: bool) -> int:
+        """Claim the channels, plan those this worker got in one pass, and send them, each handed
+        back as soon as it is sent.
+
+        A `scheduled` wave skips a channel whose digest another worker ran meanwhile and notes
+        the run of the others once they are planned.
+        """
+        if self.work.stopping or not channels:
             return 0
-        async with self._planning:
-            with no_full_collections:
-                await self._plan(channels)
+        claimed = await self._store.claim([channel.id for channel in channels])
+        try:
+            fresh = await self._store.channels_by_id(claimed)
+            if scheduled:
+                fresh = [channel for channel in fresh if self._due(channel)]
+            async with self._planning:
+                with no_full_collections:
+                    await self._plan(fresh, ran=self._clock() if scheduled else None)
+        except BaseException:
+            await self._release(claimed)
+            raise
+        await self._release(sorted(set(claimed) - {channel.id for channel in fresh}))
+        return await self._send_all(fresh)
+
+    async def _release(self, channel_ids: Sequence[int]) -> None:
+        try:
+            await self._store.release(channel_ids)
+        except StoreUnavailable:
+            pass  # the leases run out by themselves
+
+    async def _send_all(self, channels: Sequence[Channel]) -> int:
+        """Send what is open for these claimed channels, a few at a time per platform, handing each back when done."""
         queues: defaultdict[str, deque[Channel]] = defaultdict(deque)
         for channel in channels:
             queues[channel.key.platform].append(channel)
         workers = [
             self._send_queue(queue) for queue in queues.values() for _ in range(min(len(queue), CHANNELS_AT_ONCE))
         ]
-        if len(workers) == 1:  # one channel (`/papers digest`): sent in this task, no other to start
-            return await workers[0]
-        return sum(await asyncio.gather(*workers))
+        try:
+            if len(workers) == 1:  # one channel (`/papers digest`): sent in this task, no other to start
+                return await workers[0]
+            return sum(await asyncio.gather(*workers))
+        finally:
+            # Channels a stop or a failure kept from being reached: their claims go back at once.
+            await self._release([channel.id for queue in queues.values() for channel in queue])
 
     async def _send_queue(self, queue: deque[Channel]) -> int:
         """One of a platform's senders: channels are taken in turn, so a wave of thousands keeps
@@ -152,16 +189,28 @@ class Delivery:
         return sent
 
     async def _send_channel(self, channel: Channel) -> int:
-        if self.work.stopping:
-            return 0
-        async with self.work.working(), self._slots[channel.key.platform], self._locks[channel.id]:
-            sent = 0
-            for planned in await self._store.open_digests(channel.id):
-                sent += await self._send(planned)
-            return sent
+        """Everything open for the channel, which this worker has claimed; the claim is handed back
+        after, except when the database was lost: then its lease runs out and `recover` (here or in
+        another worker) resumes the channel, where a claim handed back would wait for the next poll."""
+        sent = 0
+        try:
+            if not self.work.stopping:
+                async with self.work.working(), self._slots[channel.key.platform], self._locks[channel.id]:
+                    for planned in await self._store.open_digests(channel.id):
+                        sent += await self._send(planned)
+        except LeaseLost as lost:
+            log.warning("%s: %s", channel.key, lost)
+        except StoreUnavailable:
+            raise
+        except BaseException:
+            await self._release([channel.id])
+            raise
+        await self._release([channel.id])
+        return sent
 
-    async def _plan(self, channels: Sequence[Channel]) -> None:
-        """One matcher pass for the whole wave, off the event loop; one transaction records it."""
+    async def _plan(self, channels: Sequence[Channel], ran: datetime | None = None) -> None:
+        """One matcher pass for the whole wave, off the event loop; one transaction records it
+        (and, for a scheduled wave, that each channel's digest ran at `ran`)."""
         newest = await self._store.featured_days(1)
         if not newest or not channels:
             return
@@ -171,20 +220,28 @@ class Delivery:
             if channel_id in subscriptions:
                 subscriptions[channel_id].append((sub_id, query))
         done = await self._store.delivered(subscriptions, [paper.id for paper in papers])
-        plans, caught_up = await asyncio.to_thread(plan_wave, channels, subscriptions, papers, done, newest[0])
-        if plans or caught_up:
-            await self._store.plan_digests(plans, caught_up, newest[0], self._clock())
+        plans, unplanned = await asyncio.to_thread(plan_wave, channels, subscriptions, papers, done, newest[0])
+        await self._store.plan_digests(plans, unplanned, newest[0], self._clock(), ran)
 
-    async def send_open(self) -> int:
-        """Send every digest that was planned and not marked sent (after a crash or a failure)."""
-        sent = 0
+    async def send_open(self, channel_ids: Sequence[int] | None = None) -> int:
+        """Send every digest that was planned and not marked sent (after a crash or a failure),
+        of these channels or of all."""
         if self.work.stopping:
             return 0
-        for planned in await self._store.open_digests():
-            if planned.channel.paused_reason is None:
-                async with self.work.working(), self._locks[planned.channel.id]:
-                    sent += await self._send(planned)
-        return sent
+        open_digests = await self._store.open_digests()
+        wanted = {d.channel.id for d in open_digests if d.channel.paused_reason is None}
+        claimed = await self._store.claim(sorted(wanted if channel_ids is None else wanted & set(channel_ids)))
+        fresh = await self._store.channels_by_id(claimed)
+        await self._release(sorted(set(claimed) - {channel.id for channel in fresh}))
+        return await self._send_all(fresh)
+
+    async def recover(self) -> int:
+        """Take over the channels of workers that stopped renewing their claims: send what they
+        left open, and run their digests that fell due meanwhile."""
+        stale = await self._store.stale_claims()
+        if stale:
+            log.info("resuming %d channel(s) whose worker stopped", len(stale))
+        return await self.send_open(stale) + await self.run_due() if stale else 0
 
     async def _send(self, planned: PlannedDigest) -> int:
         channel = planned.channel
@@ -222,16 +279,15 @@ class Delivery:
 
     async def run_due(self) -> int:
         """Every daily channel whose time has come since its last run, as one wave; a no-op when
-        each has run for its latest occurrence (a job firing twice, or late, posts nothing more)."""
-        now = self._clock()
-        due = [
-            channel for channel in await self._store.channels()
-            if channel.mode == "daily" and channel.paused_reason is None
-            and (channel.last_run_at is None or channel.last_run_at < last_occurrence(channel.time, channel.tz, now))
-        ]
-        sent = await self.deliver(due)
-        await self._store.mark_run(due, now)
-        return sent
+        each has run for its latest occurrence (a job firing twice or late, in any worker,
+        posts nothing more)."""
+        return await self._wave([channel for channel in await self._store.channels() if self._due(channel)], True)
+
+    def _due(self, channel: Channel) -> bool:
+        if channel.mode != "daily" or channel.paused_reason is not None:
+            return False
+        due = last_occurrence(channel.time, channel.tz, self._clock())
+        return channel.last_run_at is None or channel.last_run_at < due
 
     async def run_instant(self) -> int:
         """Every instant channel, as one wave: new matches after each poll."""

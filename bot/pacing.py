@@ -4,6 +4,11 @@ A platform declares its rates as data (`Rate`): so many posts per window for the
 bot, per workspace or per channel. `Pacer` reserves for each post the first moment every
 applicable window has room, spacing posts evenly inside a window. Waits go through an
 injectable `Timing`, so tests and benchmarks run on virtual time.
+
+Several workers on one PostgreSQL database share the limits of the whole bot and of a
+workspace through `SharedSlots` (the store's `rate_slots`), so N workers post no faster than
+one; per-channel limits stay in each process, as one worker at a time holds a channel. With
+no `SharedSlots` (SQLite, one process) pacing never leaves the process.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from bot.models import ChannelKey
 
@@ -26,6 +31,7 @@ class Timing:
 
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    wall: Callable[[], float] = time.time  # the clock other processes share
 
 
 REAL_TIME = Timing()
@@ -46,6 +52,13 @@ class Rate:
         if self.scope == "workspace":
             return (channel.workspace,)
         return (channel.workspace, channel.channel)
+
+
+class SharedSlots(Protocol):
+    async def reserve(self, slots: Sequence[tuple[str, float]], after: float) -> float | None:
+        """Take the first moment (wall-clock seconds) at or after `after` when each named slot
+        (name, seconds between posts) is free; None when it cannot be reached now."""
+        ...
 
 
 class _Window:
@@ -69,20 +82,34 @@ class _Window:
 
 
 class Pacer:
-    """Reserves a slot under every rate, then sleeps until it (reservation first, so callers never race)."""
+    """Reserves a slot under every rate, then sleeps until it (reservation first, so callers never race).
 
-    def __init__(self, rates: Sequence[Rate], timing: Timing = REAL_TIME) -> None:
+    With `shared`, the bot-wide and workspace-wide rates are reserved there, under `name`."""
+
+    def __init__(
+        self, rates: Sequence[Rate], timing: Timing = REAL_TIME, shared: SharedSlots | None = None, name: str = ""
+    ) -> None:
         self._rates = tuple(rates)
         self._timing = timing
+        self._shared = shared
+        self._name = name
         self._windows: dict[tuple[int, tuple[str, ...]], _Window] = {}
 
     async def wait(self, channel: ChannelKey) -> None:
+        numbered = list(enumerate(self._rates))
+        common = [(n, r) for n, r in numbered if r.scope != "channel"] if self._shared else []
+        at: float | None = None
+        if common:
+            assert self._shared is not None
+            slots = [(f"{self._name}/{n}/{'/'.join(r.key(channel))}", (r.seconds + r.margin) / r.count) for n, r in common]
+            start, wall = self._timing.clock(), self._timing.wall()
+            shared_at = await self._shared.reserve(slots, wall)
+            if shared_at is not None:
+                at = start + shared_at - wall
+                numbered = [(n, r) for n, r in numbered if r.scope == "channel"]
         now = self._timing.clock()
-        windows = [
-            self._windows.setdefault((number, rate.key(channel)), _Window(rate))
-            for number, rate in enumerate(self._rates)
-        ]
-        at = max((window.earliest(now) for window in windows), default=now)
+        windows = [self._windows.setdefault((n, r.key(channel)), _Window(r)) for n, r in numbered]
+        at = max([window.earliest(now) for window in windows] + [now if at is None else at])
         for window in windows:
             window.take(at)
         if at > now:

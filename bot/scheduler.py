@@ -1,4 +1,5 @@
-"""APScheduler wiring: one poll job, and one daily job per distinct (time, time zone) of the channels.
+"""APScheduler wiring: one poll job, one recovery job, and one daily job per distinct (time, time zone)
+of the channels.
 
 A digest job runs every channel that is due as one wave (`Delivery.run_due`), so channels
 sharing a time are planned in one matcher pass. Jobs live in memory and are rebuilt at
@@ -37,10 +38,13 @@ class Scheduler:
         poll: Callable[[], Awaitable[object]],
         run_due: Callable[[], Awaitable[object]],
         poll_minutes: int,
+        recover: Callable[[], Awaitable[object]],
+        recover_seconds: float,
     ) -> None:
         self._scheduler = AsyncIOScheduler(job_defaults=_JOB_DEFAULTS, timezone="UTC")
         self._run_due = run_due
         self._scheduler.add_job(poll, IntervalTrigger(minutes=poll_minutes), id="poll")
+        self._scheduler.add_job(recover, IntervalTrigger(seconds=recover_seconds), id="recover")
 
     def schedule(self, channel: Channel) -> None:
         """Make sure a job fires at the channel's time, after its settings changed."""

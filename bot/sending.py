@@ -29,7 +29,7 @@ class Ledger:
     """The store's hooks around one post: `begin` marks a post in flight, `settle` clears it
     after a failure that certainly posted nothing (`Outbox.record` clears it on success)."""
 
-    begin: Callable[[], Awaitable[None]]
+    begin: Callable[[int], Awaitable[None]]
     settle: Callable[[], Awaitable[None]]
 
 
@@ -78,11 +78,14 @@ class Sender:
             if part not in sent:
                 if self._work.stopping:  # the part before went out and is recorded: the rest waits for the restart
                     raise SendFailed("Paperboy is stopping; the rest of the digest goes out after the restart")
-                await record(part, await self._post(key, message, outbox.part_key(part), _reply_to(sent, part), ledger))
+                await record(part, await self._post(key, message, part, outbox, _reply_to(sent, part), ledger))
 
-    async def _post(self, key: ChannelKey, message: Any, part_key: str, reply_to: str | None, ledger: Ledger) -> str:
+    async def _post(
+        self, key: ChannelKey, message: Any, part: int, outbox: Outbox, reply_to: str | None, ledger: Ledger
+    ) -> str:
         """One part, retried through transient failures; a part that may have gone out is looked up
         first where the platform can tell, and never retried where it cannot."""
+        part_key = outbox.part_key(part)
         checking = False
         failure = SendFailed("not tried")
         attempt = 0
@@ -95,7 +98,7 @@ class Sender:
                         return found[part_key]
                     checking = False
                 await self._pacer.wait(key)
-                await ledger.begin()
+                await ledger.begin(part)
                 return await self._adapter.post(key, message, part_key, reply_to)
             except SendFailed as failed:
                 failure = failed

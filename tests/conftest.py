@@ -1,10 +1,16 @@
-"""Shared test fixtures: a core on a temporary database, fed from recorded days, on a fake clock."""
+"""Shared test fixtures: a core on a temporary database, fed from recorded days, on a fake clock.
+
+The `core` (and `db`) fixture runs each test on both backends: a SQLite file, and a fresh
+database on a PostgreSQL server. That server is started once per session by `postgres`
+(tests/postgres_server.py) and stopped at the end, unless PAPERBOY_TEST_POSTGRES names one.
+Without PostgreSQL its tests are skipped, except under CI, where that is a failure.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -21,6 +27,7 @@ from bot.config import Settings
 from bot.core import Core
 from bot.source import FileSource
 from tests.fakes.discord_api import FakeDiscord
+from tests.postgres_server import PostgresServer, PostgresUnavailable, create_database, drop_database
 from tests.support import VirtualTime
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -52,9 +59,43 @@ def days_dir(tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """The URL of a PostgreSQL server's admin database, for the whole session."""
+    if url := os.environ.get("PAPERBOY_TEST_POSTGRES", "").strip():
+        yield url
+        return
+    try:
+        server = PostgresServer.start()
+    except PostgresUnavailable as err:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs PostgreSQL and it could not be started: {err}")
+        pytest.skip(f"PostgreSQL could not be started: {err}")
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
 @pytest.fixture
-async def core(tmp_path: Path, days_dir: Path, clock: VirtualTime) -> AsyncIterator[Core]:
-    settings = Settings(db=str(tmp_path / "paperboy.db"), source=str(days_dir))
+def postgres_db(postgres: str) -> Iterator[str]:
+    """A fresh, empty database for one test; dropped afterwards."""
+    url = create_database(postgres)
+    yield url
+    drop_database(postgres, url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """`PAPERBOY_DB` for one test, on each backend in turn."""
+    if request.param == "sqlite":
+        return str(tmp_path / "paperboy.db")
+    return str(request.getfixturevalue("postgres_db"))
+
+
+@pytest.fixture
+async def core(db: str, days_dir: Path, clock: VirtualTime) -> AsyncIterator[Core]:
+    settings = Settings(db=db, source=str(days_dir))
     opened = await Core.open(settings, FileSource(days_dir), clock, clock.timing, Backoff(jitter=0.0))
     yield opened
     await opened.close()

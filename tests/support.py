@@ -44,7 +44,7 @@ class VirtualTime:
 
     @property
     def timing(self) -> Timing:
-        return Timing(self.clock, self.sleep)
+        return Timing(self.clock, self.sleep, self.clock)
 
 
 @dataclass
@@ -113,7 +113,7 @@ class MemoryOutbox:
 
     @property
     def ledger(self) -> Ledger:
-        async def begin() -> None:
+        async def begin(part: int) -> None:
             self.in_flight = True
 
         async def settle() -> None:

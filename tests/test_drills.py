@@ -362,12 +362,13 @@ async def one_channel(core: Core, n: int) -> tuple[set[int], set[int]]:
 
 
 async def check_ledger(store: Store, path: str, posts: MemoryAdapter, acknowledged: set[int], removed: set[int]) -> None:
-    with closing(sqlite3.connect(path)) as db:
-        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-        sent = dict(db.execute(
-            "SELECT d.channel_id, count(*) FROM deliveries d JOIN digests g ON g.id = d.digest_id"
-            " WHERE d.shown = 1 AND g.state = 'sent' GROUP BY d.channel_id"
-        ).fetchall())
+    if store.backend.name == "sqlite":
+        with closing(sqlite3.connect(path)) as db:
+            assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    sent = {channel: count for channel, count in await store._all(
+        "SELECT d.channel_id, count(*) FROM deliveries d JOIN digests g ON g.id = d.digest_id"
+        " WHERE d.shown = 1 AND g.state = 'sent' GROUP BY d.channel_id"
+    )}
     subscriptions = {s.id for s in await store.subscriptions()}
     assert acknowledged <= subscriptions and not removed & subscriptions
     assert len(posts.by_channel) == WRITERS

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -108,9 +107,10 @@ async def app(
         yield Install(slack, adapter, http)
 
 
-def stored(db: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(db) as plain:
-        return plain.execute("SELECT * FROM installations ORDER BY workspace, kind, user_id").fetchall()
+async def stored(core: Core) -> list[tuple[object, ...]]:
+    """The installations table as it is stored, on either database."""
+    rows = await core.store._all("SELECT * FROM installations ORDER BY workspace, kind, user_id")
+    return [tuple(row) for row in rows]
 
 
 async def test_two_workspaces_install_post_with_their_own_tokens_and_an_uninstall_pauses_one(
@@ -121,7 +121,7 @@ async def test_two_workspaces_install_post_with_their_own_tokens_and_an_uninstal
     one, two = slack.installed["T1"], slack.installed["T2"]
     assert [c.token for c in slack.calls_to("auth.test")] == [one.bot_token, two.bot_token]  # bolt's check
 
-    rows = stored(core.settings.db)
+    rows = (await stored(core))
     assert {(r[1], r[2], r[3]) for r in rows} == {
         (team, kind, user) for team in ("T1", "T2") for kind, user in (("bot", ""), ("installation", ""),
                                                                         ("installation", "U0INSTALLER"))
@@ -146,7 +146,7 @@ async def test_two_workspaces_install_post_with_their_own_tokens_and_an_uninstal
         await asyncio.wait_for(gone.event.wait(), 10)
     finally:
         logging.getLogger("bot.host").removeHandler(gone)
-    assert {r[1] for r in stored(core.settings.db)} == {"T2"}
+    assert {r[1] for r in (await stored(core))} == {"T2"}
     paused = {team: (await core.store.channel(ChannelKey("slack", team, room))) for team, room in rooms.items()}
     assert paused["T1"] is not None and paused["T1"].paused_reason == UNINSTALLED
     assert paused["T2"] is not None and paused["T2"].paused_reason is None
@@ -177,7 +177,7 @@ async def test_a_revoked_bot_token_is_forgotten_and_its_channels_paused(
         await asyncio.wait_for(gone.event.wait(), 10)
     finally:
         logging.getLogger("bot.host").removeHandler(gone)
-    assert [(r[2], r[3]) for r in stored(core.settings.db)] == [("installation", ""), ("installation", "U0INSTALLER")]
+    assert [(r[2], r[3]) for r in (await stored(core))] == [("installation", ""), ("installation", "U0INSTALLER")]
     channel = await core.store.channel(ChannelKey("slack", "T1", room))
     assert channel is not None and channel.paused_reason and "revoked" in channel.paused_reason
 

@@ -69,7 +69,8 @@ async def test_open_and_uncertain_digests_pauses_and_source_errors_show(core: Co
     assert channel is not None
     await core.delivery.deliver([channel])  # no adapter attached: the digest stays open
     [digest] = await core.store.open_digests()
-    await core.store.mark_sending(digest.id)
+    await core.store.claim([channel.id])  # as a worker cut off mid-post leaves it
+    await core.store.mark_sending(digest.id, 0)
     await core.commands.handle(CTX, "pause")
 
     async def failing(day: date) -> list[object]:

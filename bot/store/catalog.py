@@ -33,13 +33,14 @@ class PaperCatalog(Database):
             )
             for p in papers
         ]
-        async with self.transaction() as db:
-            await db.executemany(
+        async with self.transaction() as tx:
+            await tx.executemany(
                 f"INSERT INTO papers ({PAPER_COLUMNS}, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (id) DO UPDATE SET title = excluded.title, abstract = excluded.abstract,"
                 " authors = excluded.authors, upvotes = excluded.upvotes,"
-                " featured_day = min(featured_day, excluded.featured_day),"
+                " featured_day = CASE WHEN excluded.featured_day < papers.featured_day"
+                " THEN excluded.featured_day ELSE papers.featured_day END,"
                 " published_day = excluded.published_day, ai_summary = excluded.ai_summary,"
                 " ai_keywords = excluded.ai_keywords, github_repo = excluded.github_repo,"
                 " github_stars = excluded.github_stars, project_page = excluded.project_page,"

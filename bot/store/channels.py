@@ -25,8 +25,8 @@ class ChannelBook(Database):
         return channel_from(row) if row else None
 
     async def ensure_channel(self, key: ChannelKey, time: str, tz: str, now: datetime) -> Channel:
-        async with self.transaction() as db:
-            await db.execute(
+        async with self.transaction() as tx:
+            await tx.execute(
                 "INSERT INTO channels (platform, workspace, channel, time, tz, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (key.platform, key.workspace, key.channel, time, tz, now.isoformat()),
@@ -45,6 +45,16 @@ class ChannelBook(Database):
         # gives the event loop the GIL every few milliseconds, not in one stretch on the loop.
         return await asyncio.to_thread(lambda: [channel_from(r) for r in rows])
 
+    async def channels_by_id(self, channel_ids: Sequence[int]) -> list[Channel]:
+        """These channels as they are now, in id order (those since deleted left out)."""
+        rows = []
+        for start in range(0, len(channel_ids), 500):
+            chunk = channel_ids[start : start + 500]
+            rows += await self._all(
+                f"SELECT {CHANNEL_COLUMNS} FROM channels WHERE id IN ({', '.join('?' * len(chunk))}) ORDER BY id", chunk
+            )
+        return await asyncio.to_thread(lambda: [channel_from(r) for r in rows])
+
     _SETTABLE = frozenset(
         {"time", "tz", "mode", "min_upvotes", "max_papers", "paused_reason", "since_day", "last_run_at"}
     )
@@ -58,18 +68,11 @@ class ChannelBook(Database):
             for name, value in changes.items()
         }
         assignments = ", ".join(f"{name} = ?" for name in values)
-        async with self.transaction() as db:
-            await db.execute(
+        async with self.transaction() as tx:
+            await tx.execute(
                 f"UPDATE channels SET {assignments} WHERE id = ?", (*values.values(), channel.id)
             )
         return replace(channel, **changes)  # type: ignore[arg-type]
-
-    async def mark_run(self, channels: Sequence[Channel], now: datetime) -> None:
-        """Note that these channels' scheduled digest ran at `now` (one transaction for a wave)."""
-        async with self.transaction() as db:
-            await db.executemany(
-                "UPDATE channels SET last_run_at = ? WHERE id = ?", [(now.isoformat(), c.id) for c in channels]
-            )
 
     async def subscription_queries(self) -> list[tuple[int, int, str]]:
         """(channel id, subscription id, query) of every subscription: a wave's input, without
@@ -91,27 +94,24 @@ class ChannelBook(Database):
         self, channel: Channel, query: str, user: str, user_name: str | None, now: datetime, limit: int
     ) -> Subscription | None:
         """Store a subscription unless the channel already has `limit`; None when full."""
-        async with self.transaction() as db:
-            async with db.execute(
-                "SELECT count(*) FROM subscriptions WHERE channel_id = ?", (channel.id,)
-            ) as cursor:
-                row = await cursor.fetchone()
+        async with self.transaction() as tx:
+            # The channel's row lock (PostgreSQL) keeps two workers from both adding the last one.
+            await tx.all(f"SELECT id FROM channels WHERE id = ?{self._row_lock}", (channel.id,))
+            row = await tx.one("SELECT count(*) FROM subscriptions WHERE channel_id = ?", (channel.id,))
             if row and row[0] >= limit:
                 return None
-            async with db.execute(
+            inserted = await tx.one(
                 "INSERT INTO subscriptions (channel_id, query, created_by, created_by_name, created_at)"
                 " VALUES (?, ?, ?, ?, ?) RETURNING id",
                 (channel.id, query, user, user_name, now.isoformat()),
-            ) as cursor:
-                inserted = await cursor.fetchone()
+            )
         assert inserted is not None
         return Subscription(int(inserted[0]), channel.id, query, user, now, user_name)
 
     async def remove_subscriptions(self, channel_id: int, ids: Sequence[int]) -> int:
         marks = ", ".join("?" for _ in ids)
-        async with self.transaction() as db:
-            cursor = await db.execute(
+        async with self.transaction() as tx:
+            return await tx.execute(
                 f"DELETE FROM subscriptions WHERE channel_id = ? AND id IN ({marks})",
                 (channel_id, *ids),
             )
-            return cursor.rowcount

@@ -1,124 +1,212 @@
-"""The SQLite connection: opening it safely, migrating it, and the one-writer transaction.
+"""The database behind the store: a SQLite file (the default) or a PostgreSQL server, one interface.
 
-One connection, one writer: every write runs in `BEGIN IMMEDIATE` under a lock, with
-`synchronous=FULL`, because a lost commit of a "sent" mark would mean a second post.
+`PAPERBOY_DB` picks the backend: `postgresql://...` or `postgres://...` is PostgreSQL (asyncpg,
+imported only then), anything else a SQLite file (a path, or `sqlite:///path`). Queries are
+written once, with `?` placeholders, in the SQL both accept; the backend's dialect translates
+the rest (placeholders, the DDL rules in `bot.store.schema`, row locks). Every write runs in
+`transaction()`: on SQLite one writer (`BEGIN IMMEDIATE` under a lock, `synchronous=FULL`, as a
+lost commit of a "sent" mark would mean a second post), on PostgreSQL a READ COMMITTED
+transaction on a pooled connection, with the row locks the claims take.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
-import sqlite3
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from pathlib import Path
-from typing import Self
-
-import aiosqlite
+import re
+import secrets
+import socket
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, Self
+from urllib.parse import urlsplit
 
 from bot.store.schema import MIGRATIONS
 
-PRAGMAS = ("journal_mode=WAL", "busy_timeout=10000", "synchronous=FULL", "foreign_keys=ON")
+Row = Sequence[Any]
+Clock = Callable[[], datetime]
+DEFAULT_LEASE = timedelta(seconds=300)
 
 
 class StoreError(ValueError):
-    """The database cannot be used; the message says which file and why, on one line."""
+    """The database cannot be used; the message says which one and why, on one line."""
 
 
-def _prepare(path: str) -> None:
-    """Refuse what SQLite would fail on obscurely, and create a new file readable by its owner only."""
-    if path == ":memory:":
-        return
-    file = Path(path)
-    if file.is_dir():
-        raise StoreError(f"{path} is a folder, not a database file")
-    if not file.parent.is_dir():
-        raise StoreError(f"the folder {file.parent} does not exist: create it, or choose another path")
-    if not file.exists():
-        try:
-            os.close(os.open(file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-        except FileExistsError:
-            pass  # another process created it first
-        except OSError as err:
-            raise StoreError(f"cannot create {path}: {err.strerror or err}") from None
+class StoreUnavailable(StoreError):
+    """The database server cannot be reached (now): the operation may be retried later."""
+
+
+class Tx(Protocol):
+    """One open transaction."""
+
+    async def all(self, sql: str, params: Sequence[object] = ()) -> list[Row]: ...
+
+    async def one(self, sql: str, params: Sequence[object] = ()) -> Row | None: ...
+
+    async def execute(self, sql: str, params: Sequence[object] = ()) -> int:
+        """Run one statement; the number of rows it changed."""
+        ...
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None: ...
+
+
+class Backend(Protocol):
+    """What differs between SQLite and PostgreSQL, behind one face."""
+
+    name: str  # "sqlite" or "postgresql"
+    shared: bool  # several processes may work on it at once, and should pace together
+    row_locks: bool  # SELECT ... FOR UPDATE exists (PostgreSQL); SQLite's BEGIN IMMEDIATE locks everything
+    described: str  # the database as a message may name it (never a password)
+    errors: tuple[type[Exception], ...]  # what its driver raises for a database it cannot use
+
+    def transaction(self) -> AbstractAsyncContextManager[Tx]: ...
+
+    async def all(self, sql: str, params: Sequence[object] = ()) -> list[Row]: ...
+
+    async def version(self, tx: Tx | None = None) -> int: ...
+
+    async def begin_migration(self, tx: Tx) -> None:
+        """Serialise migrations between processes for the rest of `tx`."""
+        ...
+
+    async def set_version(self, tx: Tx, number: int) -> None: ...
+
+    def ddl(self, script: str) -> list[str]:
+        """A migration script as this backend's statements."""
+        ...
+
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[bool]:
+        """Held by one process at a time: True inside when this one got it, False when another has it."""
+        ...
+
+    async def tables(self) -> list[str]: ...
+
+    async def columns(self, table: str) -> list[str]: ...
+
+    async def after_copy(self, tx: Tx, table: str) -> None:
+        """Make identity columns continue after the ids copied in."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def is_postgres(target: str) -> bool:
+    return re.match(r"postgres(ql)?://", target.strip()) is not None
+
+
+def redacted(target: str) -> str:
+    """The database as a log line or an error may name it: a URL loses its password and query string."""
+    if not is_postgres(target):
+        return target
+    parts = urlsplit(target.strip())
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    user = f"{parts.username}@" if parts.username else ""
+    return f"{parts.scheme}://{user}{parts.hostname or ''}{port}{parts.path}"
+
+
+async def connect(target: str) -> Backend:
+    if is_postgres(target):
+        from bot.store.postgres import PostgresBackend
+
+        return await PostgresBackend.connect(target)
+    from bot.store.sqlite import SqliteBackend
+
+    return await SqliteBackend.connect(target.removeprefix("sqlite:///"))
+
+
+def stamp(moment: datetime) -> str:
+    """A moment as fixed-width UTC text, so that text order is time order."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 class Database:
-    """Async access to one SQLite file; open with `await <Store>.open(path)`."""
+    """Async access to the database; open with `await <Store>.open(target)`.
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
-        self._db = db
-        self._write_lock = asyncio.Lock()
+    `worker` names this process in the claims it takes; `clock` and `lease` time them.
+    """
+
+    def __init__(self, backend: Backend, clock: Clock, lease: timedelta) -> None:
+        self._backend = backend
+        self.clock = clock
+        self.lease = lease
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.install_id = ""
 
     @classmethod
-    async def open(cls, path: str) -> Self:
-        """The database, migrated; StoreError naming the file and the problem otherwise.
+    async def open(
+        cls, target: str, clock: Clock = lambda: datetime.now(UTC), lease: timedelta = DEFAULT_LEASE
+    ) -> Self:
+        """The database, migrated; StoreError naming it and the problem otherwise.
 
-        Whatever fails, the connection is closed, so its worker thread never keeps the process alive.
+        Whatever fails, the connection is closed, so it never keeps the process alive.
         """
-        _prepare(path)
-        db = await aiosqlite.connect(path, isolation_level=None)
-        store = cls(db)
+        backend = await connect(target)
+        store = cls(backend, clock, lease)
         try:
-            for pragma in PRAGMAS:
-                await db.execute(f"PRAGMA {pragma}")
             await store._migrate()
             row = await store._one("SELECT value FROM meta WHERE name = 'install_id'")
             if row is None:
-                raise StoreError(f"{path} is not a Paperboy database (it has no install id)")
+                raise StoreError(f"{backend.described} is not a Paperboy database (it has no install id)")
             # Part of every delivery key, so a fresh database never reuses a key an old one posted.
             store.install_id = str(row[0])
-        except sqlite3.Error as err:
-            await db.close()
-            raise StoreError(f"cannot use {path}: {err}") from None
+        except backend.errors as err:
+            await backend.close()
+            raise StoreError(f"cannot use {backend.described}: {' '.join(str(err).split())}") from None
         except BaseException:
-            await db.close()
+            await backend.close()
             raise
         return store
 
+    @property
+    def backend(self) -> Backend:
+        return self._backend
+
     async def close(self) -> None:
-        await self._db.close()
+        await self._backend.close()
 
     async def _migrate(self) -> None:
-        """Bring the schema up to date. Each step reads the version again under the write
-        lock, so two processes starting on a fresh file migrate it once."""
-        if await self._version() > len(MIGRATIONS):
+        """Bring the schema up to date. Each step reads the version again under the backend's
+        migration lock, so two processes starting on a fresh database migrate it once."""
+        version = await self._backend.version()
+        if version > len(MIGRATIONS):
             raise StoreError(
-                f"the database was made by a newer Paperboy (schema {await self._version()}, this one knows "
+                f"the database was made by a newer Paperboy (schema {version}, this one knows "
                 f"{len(MIGRATIONS)}): upgrade Paperboy"
             )
         for number, script in enumerate(MIGRATIONS, start=1):
-            if await self._version() >= number:
+            if version >= number:
                 continue
-            async with self.transaction() as db:
-                if await self._version() >= number:  # another process got there first
+            async with self.transaction() as tx:
+                await self._backend.begin_migration(tx)
+                if await self._backend.version(tx) >= number:  # another process got there first
                     continue
-                for statement in filter(str.strip, script.split(";")):
-                    await db.execute(statement)
-                await db.execute(f"PRAGMA user_version = {number}")
+                for statement in self._backend.ddl(script):
+                    await tx.execute(statement)
+                await self._backend.set_version(tx, number)
 
-    async def _version(self) -> int:
-        row = await self._one("PRAGMA user_version")
-        return int(row[0]) if row else 0
+    def transaction(self) -> AbstractAsyncContextManager[Tx]:
+        return self._backend.transaction()
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        async with self._write_lock:
-            await self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                await self._db.rollback()
-                raise
-            await self._db.commit()
+    @property
+    def _row_lock(self) -> str:
+        """Appended to a SELECT in a transaction: lock the rows it reads until the commit."""
+        return " FOR UPDATE" if self._backend.row_locks else ""
 
-    async def _all(self, sql: str, params: Sequence[object] = ()) -> list[aiosqlite.Row]:
-        # Run and fetched in one step: a cursor left open across an await would pin an old
-        # snapshot, and another task's BEGIN IMMEDIATE would then fail at once with
-        # "database is locked" (no busy wait) after another process wrote.
-        return list(await self._db.execute_fetchall(sql, params))
+    @property
+    def _skip_locked(self) -> str:
+        """Appended to a SELECT in a transaction: lock the rows it reads, leaving out rows another holds."""
+        return " FOR UPDATE SKIP LOCKED" if self._backend.row_locks else ""
 
-    async def _one(self, sql: str, params: Sequence[object] = ()) -> aiosqlite.Row | None:
+    async def _all(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        return await self._backend.all(sql, params)
+
+    async def _one(self, sql: str, params: Sequence[object] = ()) -> Row | None:
         rows = await self._all(sql, params)
         return rows[0] if rows else None
+
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[bool]:
+        """One worker at a time (PostgreSQL: an advisory lock); on SQLite always this one."""
+        return self._backend.exclusive(name)

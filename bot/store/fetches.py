@@ -40,11 +40,11 @@ class FetchLog(Database):
             return []
         since = datetime.fromisoformat(str(newest[0])) - POLL_SPAN
         rows = await self._all(
-            "SELECT day, max(at), papers, error FROM fetches WHERE error IS NULL AND at >= ?"
-            " GROUP BY day ORDER BY day DESC",
+            "SELECT day, at, papers, error FROM fetches WHERE error IS NULL AND at >= ? ORDER BY day DESC, at DESC",
             (since.isoformat(),),
         )
-        return [_fetch(r) for r in rows]
+        newest_of_day = {str(row[0]): row for row in reversed(rows)}  # the last row of a day wins: its newest
+        return [_fetch(row) for row in sorted(newest_of_day.values(), key=lambda row: str(row[0]), reverse=True)]
 
     async def fetch_errors(self, since: datetime) -> list[Fetch]:
         """Failed fetches since `since`, newest first."""

@@ -2,7 +2,8 @@
 
 Its primary key (channel, paper) is what makes a duplicate delivery impossible. A digest is
 planned in one transaction, each part is recorded as the platform accepts it, and the
-state says whether a post may be in flight when the process stopped.
+state says whether a post may be in flight when the process stopped. Every write here
+needs this worker's claim on the channel (`bot.store.workers`) and renews its lease.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
 from bot.models import DigestItem
-from bot.store.channels import ChannelBook
 from bot.store.rows import PAPER_COLUMNS, Channel, DigestPlan, PlannedDigest, paper_from, reasons_from
+from bot.store.workers import Claims, LeaseLost
 
 
-class Ledger(ChannelBook):
+class Ledger(Claims):
     async def delivered(self, channel_ids: Iterable[int], paper_ids: Iterable[str]) -> set[tuple[int, str]]:
         """The (channel, paper) pairs among these that the ledger already holds."""
         channels, papers = list(channel_ids), list(paper_ids)
@@ -33,25 +34,30 @@ class Ledger(ChannelBook):
                 found.update((int(r[0]), str(r[1])) for r in rows)
         return found
 
-    async def plan_digests(self, plans: Sequence[DigestPlan], caught_up: Sequence[Channel], newest: date,
-                           now: datetime) -> None:
+    async def plan_digests(self, plans: Sequence[DigestPlan], unplanned: Sequence[Channel], newest: date,
+                           now: datetime, ran: datetime | None = None) -> None:
         """Record a wave's digests and claim their papers, in one transaction.
 
         Papers past a channel's cap are claimed too (`shown = 0`): the digest says "and N
-        more" once, and they never flood a later digest. Every planned channel, and each of
-        `caught_up` (nothing new for it), now looks for papers from `newest` on. The caller
-        plans one wave at a time, so the (channel, paper) key is never hit twice.
+        more" once, and they never flood a later digest. Every channel of the wave, planned or
+        `unplanned` (nothing new for it), now looks for papers from `newest` on, and with `ran`
+        its scheduled digest is noted as run. The caller holds each channel's claim and plans
+        one wave at a time, so the (channel, paper) key is never hit twice; a channel whose
+        claim another worker took over meanwhile is left, untouched, to that worker.
         """
-        async with self.transaction() as db:
+        async with self.transaction() as tx:
+            held = []
             for plan in plans:
-                async with db.execute(
+                if not await self._renew(tx, channel_id=plan.channel.id):
+                    continue
+                held.append(plan.channel.id)
+                row = await tx.one(
                     "INSERT INTO digests (channel_id, title, more, more_url, planned_at)"
                     " VALUES (?, ?, ?, ?, ?) RETURNING id",
                     (plan.channel.id, plan.title, plan.count - plan.shown, plan.more_url, now.isoformat()),
-                ) as cursor:
-                    row = await cursor.fetchone()
+                )
                 assert row is not None
-                await db.executemany(
+                await tx.executemany(
                     "INSERT INTO deliveries (channel_id, paper_id, digest_id, position, shown, reasons)"
                     " VALUES (?, ?, ?, ?, ?, ?)",
                     [
@@ -59,10 +65,14 @@ class Ledger(ChannelBook):
                         for position, (paper_id, reasons) in enumerate(json.loads(plan.entries))
                     ],
                 )
-            await db.executemany(
-                "UPDATE channels SET since_day = ? WHERE id = ?",
-                [(newest.isoformat(), channel.id) for channel in [*(p.channel for p in plans), *caught_up]],
+            held += [channel.id for channel in unplanned if await self._renew(tx, channel_id=channel.id)]
+            await tx.executemany(
+                "UPDATE channels SET since_day = ? WHERE id = ?", [(newest.isoformat(), c) for c in held]
             )
+            if ran is not None:
+                await tx.executemany(
+                    "UPDATE channels SET last_run_at = ? WHERE id = ?", [(ran.isoformat(), c) for c in held]
+                )
 
     async def open_digests(self, channel_id: int | None = None) -> list[PlannedDigest]:
         """Digests planned and not yet marked sent, oldest first."""
@@ -99,28 +109,43 @@ class Ledger(ChannelBook):
             )
         return found
 
-    async def mark_sending(self, digest_id: int) -> None:
-        """Note that a post is in flight, so a restart knows the platform may already have it."""
-        async with self.transaction() as db:
-            await db.execute("UPDATE digests SET state = 'sending' WHERE id = ?", (digest_id,))
+    async def mark_sending(self, digest_id: int, part: int) -> None:
+        """Note that a post of `part` is in flight, so a restart knows the platform may already have it.
+
+        The ledger must still lack the part: a worker that loaded the digest before another one
+        took the channel over, posted and handed it back must not post it again on its stale copy.
+        """
+        async with self.transaction() as tx:
+            await self._hold(tx, digest_id=digest_id)
+            changed = await tx.execute(
+                "UPDATE digests SET state = 'sending' WHERE id = ? AND state != 'sent' AND NOT EXISTS"
+                " (SELECT 1 FROM digest_parts WHERE digest_id = ? AND part = ?)",
+                (digest_id, digest_id, part),
+            )
+            if not changed:
+                raise LeaseLost(f"part {part} of digest {digest_id} was posted meanwhile by another worker")
 
     async def settle(self, digest_id: int) -> None:
         """No post is in flight: the last one certainly failed."""
-        async with self.transaction() as db:
-            await db.execute("UPDATE digests SET state = 'planned' WHERE id = ? AND state = 'sending'", (digest_id,))
+        async with self.transaction() as tx:
+            await self._hold(tx, digest_id=digest_id)
+            await tx.execute("UPDATE digests SET state = 'planned' WHERE id = ? AND state = 'sending'", (digest_id,))
 
     async def record_part(self, digest_id: int, part: int, ref: str) -> None:
         """Record a part the platform accepted; nothing is in flight any more."""
-        async with self.transaction() as db:
-            await db.execute(
-                "INSERT OR REPLACE INTO digest_parts (digest_id, part, ref) VALUES (?, ?, ?)",
+        async with self.transaction() as tx:
+            await self._hold(tx, digest_id=digest_id)
+            await tx.execute(
+                "INSERT INTO digest_parts (digest_id, part, ref) VALUES (?, ?, ?)"
+                " ON CONFLICT (digest_id, part) DO UPDATE SET ref = excluded.ref",
                 (digest_id, part, ref),
             )
-            await db.execute("UPDATE digests SET state = 'planned' WHERE id = ? AND state = 'sending'", (digest_id,))
+            await tx.execute("UPDATE digests SET state = 'planned' WHERE id = ? AND state = 'sending'", (digest_id,))
 
     async def mark_sent(self, digest_id: int, now: datetime) -> None:
-        async with self.transaction() as db:
-            await db.execute(
+        async with self.transaction() as tx:
+            await self._hold(tx, digest_id=digest_id)
+            await tx.execute(
                 "UPDATE digests SET state = 'sent', sent_at = ? WHERE id = ?", (now.isoformat(), digest_id)
             )
 

@@ -1,4 +1,19 @@
-"""The schema, as numbered migrations: a database at `PRAGMA user_version` N has run the first N."""
+"""The schema, as numbered migrations: a database at version N has run the first N.
+
+The version is `PRAGMA user_version` on SQLite and the largest row of `schema_version` on
+PostgreSQL. Each migration is written once and runs on both, so write it in the SQL they share:
+
+- Types: `TEXT`, `INTEGER` (64-bit on both: PostgreSQL reads it as `BIGINT`), `DOUBLE PRECISION`
+  (not `REAL`, which is 32-bit on PostgreSQL). Times are ISO-8601 `TEXT`.
+- An auto-numbered key is `id INTEGER PRIMARY KEY` (PostgreSQL: an identity column).
+- Statements are separated by `;` and hold no `;` or `?` inside literals; no `PRAGMA`, no
+  `AUTOINCREMENT`, no `INSERT OR ...` (write `INSERT ... ON CONFLICT (...) DO ...`), no `ALTER
+  TABLE ... DROP/RENAME` (SQLite cannot), no SQLite-only functions: the only one translated is
+  `lower(hex(randomblob(4)))` (see `bot.store.postgres.DDL_RULES`).
+
+Append; never edit a migration that has shipped. tests/test_store.py runs every migration on
+both backends.
+"""
 
 from __future__ import annotations
 
@@ -105,5 +120,17 @@ MIGRATIONS: tuple[str, ...] = (
         saved_at TEXT NOT NULL,
         PRIMARY KEY (platform, workspace, kind, user_id)
     );
+    """,
+    # 4: which worker plans and sends a channel's digests now, and the rate limits workers share
+    """
+    CREATE TABLE claims (
+        channel_id INTEGER NOT NULL PRIMARY KEY REFERENCES channels (id) ON DELETE CASCADE,
+        worker TEXT NOT NULL,
+        lease_until TEXT NOT NULL
+    );
+    CREATE TABLE rate_slots (
+        name TEXT PRIMARY KEY,
+        free DOUBLE PRECISION NOT NULL
+    )
     """,
 )
