@@ -24,6 +24,7 @@ from bot.sending import Ledger, Sender
 
 class VirtualTime:
     def __init__(self, start: datetime = datetime(2026, 8, 21, 7, 0, tzinfo=UTC)) -> None:
+        self.start = start
         self.now = start
         self.sleeps: list[float] = []
 
@@ -32,6 +33,10 @@ class VirtualTime:
 
     def clock(self) -> float:
         return self.now.timestamp()
+
+    def at(self, seconds: float) -> None:
+        """Move the clock to `seconds` after its start."""
+        self.now = self.start + timedelta(seconds=seconds)
 
     def advance(self, **delta: float) -> datetime:
         self.now += timedelta(**delta)

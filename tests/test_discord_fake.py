@@ -8,24 +8,17 @@ import aiohttp
 import pytest
 
 from tests.fakes.discord_api import FakeDiscord, Fault
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support import VirtualTime
 
 
 @pytest.fixture
-def ticks() -> Clock:
-    return Clock()
+def ticks() -> VirtualTime:
+    return VirtualTime()
 
 
 @pytest.fixture
-async def limited(ticks: Clock) -> AsyncIterator[FakeDiscord]:
-    fake = FakeDiscord(global_limit=50, channel_limit=(5, 5.0), clock=ticks)
+async def limited(ticks: VirtualTime) -> AsyncIterator[FakeDiscord]:
+    fake = FakeDiscord(global_limit=50, channel_limit=(5, 5.0), clock=ticks.clock)
     await fake.start()
     yield fake
     await fake.close()
@@ -58,23 +51,23 @@ async def test_a_wrong_token_is_401_and_counts_as_invalid(limited: FakeDiscord) 
 
 
 async def test_the_global_limit_answers_429_with_via_and_a_json_retry_after(
-    limited: FakeDiscord, http: aiohttp.ClientSession, ticks: Clock
+    limited: FakeDiscord, http: aiohttp.ClientSession, ticks: VirtualTime
 ) -> None:
     for n in range(50):
         async with post(http, 1000 + n) as answer:  # a channel each: only the global limit applies
             assert answer.status == 200
-    ticks.now = 0.25
+    ticks.at(0.25)
     async with post(http, 2000) as answer:
         assert answer.status == 429
         assert answer.headers["Via"] and answer.headers["X-RateLimit-Global"] == "true"
         assert answer.headers["Content-Type"] == "application/json"
         assert await answer.json() == {"message": "You are being rate limited.", "retry_after": 0.75, "global": True}
-    ticks.now = 1.0
+    ticks.at(1.0)
     async with post(http, 2000) as answer:
         assert answer.status == 200
 
 
-async def test_each_channel_has_its_own_bucket(http: aiohttp.ClientSession, ticks: Clock) -> None:
+async def test_each_channel_has_its_own_bucket(http: aiohttp.ClientSession, ticks: VirtualTime) -> None:
     remaining = []
     for _ in range(5):
         async with post(http, 7) as answer:
@@ -85,17 +78,17 @@ async def test_each_channel_has_its_own_bucket(http: aiohttp.ClientSession, tick
         assert answer.status == 429 and (await answer.json())["global"] is False
     async with post(http, 8) as answer:
         assert answer.status == 200
-    ticks.now = 5.0
+    ticks.at(5.0)
     async with post(http, 7) as answer:
         assert answer.status == 200
 
 
 async def test_an_enforced_nonce_returns_the_first_message_for_a_few_minutes(
-    limited: FakeDiscord, http: aiohttp.ClientSession, ticks: Clock
+    limited: FakeDiscord, http: aiohttp.ClientSession, ticks: VirtualTime
 ) -> None:
     ids = []
     for now in (0.0, 1.0, 301.0):
-        ticks.now = now
+        ticks.at(now)
         async with post(http, 9, nonce="pb1.0", enforce_nonce=True) as answer:
             ids.append((await answer.json())["id"])
     assert ids[0] == ids[1] != ids[2]
