@@ -123,9 +123,15 @@ def drill(server: PostgresServer, tmp_path: Path, strike: Callable[[list[subproc
         until(lambda: asyncio.run(ledger(url))["ran"] == CHANNELS, "every daily run recorded")
         assert [p.poll() for p in running].count(None) >= WORKERS - 1  # the others kept going
     finally:
+        for process in running:  # a clean stop hands back the claims a worker holds at that moment
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
         for process in running:
-            process.kill()
-            process.wait()
+            try:
+                process.wait(timeout=GUARD)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
     log = "".join(f.read_text() for f in sorted(logs.iterdir()))
     per_channel = Counter(line[0] for line in lines(posts))
     assert set(per_channel) == {f"c{n}" for n in range(1, CHANNELS + 1)}, log[-3000:]
