@@ -27,7 +27,7 @@ from bot.config import Settings
 from bot.core import Core
 from bot.source import FileSource
 from tests.fakes.discord_api import FakeDiscord
-from tests.postgres_server import PostgresServer, PostgresUnavailable, create_database, drop_database
+from tests.postgres_server import create_database, drop_database, server_for_tests
 from tests.support import VirtualTime
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -65,12 +65,7 @@ def postgres() -> Iterator[str]:
     if url := os.environ.get("PAPERBOY_TEST_POSTGRES", "").strip():
         yield url
         return
-    try:
-        server = PostgresServer.start()
-    except PostgresUnavailable as err:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs PostgreSQL and it could not be started: {err}")
-        pytest.skip(f"PostgreSQL could not be started: {err}")
+    server = server_for_tests()
     try:
         yield server.url
     finally:

@@ -116,3 +116,16 @@ def create_database(admin_url: str) -> str:
 def drop_database(admin_url: str, url: str) -> None:
     name = urlsplit(url).path.lstrip("/")
     asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def server_for_tests() -> PostgresServer:
+    """A started server, or the test skipped locally (no PostgreSQL here); under CI, where nothing
+    may be skipped, the test fails instead."""
+    import pytest
+
+    try:
+        return PostgresServer.start()
+    except PostgresUnavailable as err:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs PostgreSQL and it could not be started: {err}")
+        pytest.skip(f"PostgreSQL could not be started: {err}")

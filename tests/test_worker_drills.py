@@ -26,7 +26,7 @@ import pytest
 from bot.source import FileSource
 from bot.store import Store
 from tests.conftest import AUG21, FIXTURES
-from tests.postgres_server import PostgresServer, PostgresUnavailable, create_database
+from tests.postgres_server import PostgresServer, create_database, server_for_tests
 
 ROOT = Path(__file__).parent.parent
 DAY = FIXTURES / "2026-08-21.json"
@@ -39,12 +39,7 @@ GUARD = 50.0  # seconds; only a guard against a hang
 @pytest.fixture(scope="module")
 def server() -> Iterator[PostgresServer]:
     """A PostgreSQL server of the drills' own, which they may restart."""
-    try:
-        started = PostgresServer.start()
-    except PostgresUnavailable as err:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs PostgreSQL and it could not be started: {err}")
-        pytest.skip(f"PostgreSQL could not be started: {err}")
+    started = server_for_tests()
     yield started
     started.stop()
 
