@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.delivery import Clock, Delivery
 from bot.host import CoreHost
 from bot.pacing import REAL_TIME, Timing
+from bot.ratings import Ratings
 from bot.scheduler import Scheduler
 from bot.source import Source, SourceError, open_source
 from bot.store import Store
@@ -48,7 +49,10 @@ class Core:
         self.delivery = Delivery(store, clock, timing, backoff)
         self.scheduler = Scheduler(self.poll, self.delivery.run_scheduled, settings.poll_minutes)
         self.ready = asyncio.Event()
-        self.commands = Commands(store, self.delivery, settings, clock, self.scheduler.schedule, self.ready)
+        self.ratings = Ratings(store, source, clock)
+        self.commands = Commands(
+            store, self.delivery, settings, clock, self.scheduler.schedule, self.ready, self.ratings
+        )
 
     @classmethod
     async def open(
@@ -68,6 +72,7 @@ class Core:
 
     async def close(self) -> None:
         self.scheduler.shutdown()
+        await self.ratings.aclose()
         await self.source.aclose()
         await self.store.close()
 

@@ -12,6 +12,8 @@ from datetime import date
 
 HF = "https://huggingface.co"
 
+_PAPER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
+_ID_VERSION = re.compile(r"v\d+$")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 
 
@@ -77,6 +79,16 @@ def one_line(text: str) -> str:
     """
     valid = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     return " ".join(valid.split())
+
+
+def paper_id_of(text: str) -> str | None:
+    """The arXiv id in what a user typed or a button carries ("2410.18978", "2410.18978v2", or a
+    Hugging Face or arXiv link to it), without version; None when it is not one."""
+    text = text.strip().rstrip("/")
+    if "/" in text and text.lower().startswith(("http://", "https://", "huggingface.co/", "arxiv.org/")):
+        text = text.rsplit("/", 1)[1]
+    text = _ID_VERSION.sub("", text.removesuffix(".pdf")) if "." in text else text
+    return text if _PAPER_ID.fullmatch(text) else None
 
 
 def day_url(day: date) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.store.schema import MIGRATIONS
 from bot.store import Store, StoreError
 
 ROOT = Path(__file__).parent.parent
@@ -30,7 +31,7 @@ def junk(path: Path) -> None:
     ("make", "message"),
     [
         (junk, "file is not a database"),
-        (newer, "made by a newer Paperboy (schema 99, this one knows 1): upgrade Paperboy"),
+        (newer, f"made by a newer Paperboy (schema 99, this one knows {len(MIGRATIONS)}): upgrade Paperboy"),
         (lambda path: path.mkdir(), "is a folder, not a database file"),
     ],
 )

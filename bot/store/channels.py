@@ -43,7 +43,8 @@ class ChannelBook(Database):
         return [channel_from(r) for r in rows]
 
     _SETTABLE = frozenset(
-        {"time", "tz", "mode", "min_upvotes", "max_papers", "paused_reason", "since_day", "last_run_at"}
+        {"time", "tz", "mode", "min_upvotes", "max_papers", "paused_reason", "since_day", "last_run_at", "suggestions",
+         "weekday"}
     )
 
     async def update_channel(self, channel: Channel, **changes: object) -> Channel:
