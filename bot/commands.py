@@ -265,7 +265,10 @@ class Commands:
             return self._refuse(call)
         channel = await self._store.update_channel(await self._channel(call), mode=mode, weekday=day)
         self._on_schedule_change(channel)
-        when = "new matches after each poll" if mode == "instant" else f"one digest {self._when(channel)}"
+        when = {
+            "instant": "new matches after each poll",
+            "daily": f"one digest a day at {channel.time} {channel.tz}",
+        }.get(mode, f"one digest a week, {self._when(channel)}")
         return Reply(f"Mode set to {mode}: {when}.", announcement=f"set delivery to {mode}")
 
     async def cmd_settings(self, call: _Call) -> Reply:

@@ -74,7 +74,7 @@ def paper_embed(item: DigestItem) -> discord.Embed:
         ("Authors", _line(paper.short_authors(), TITLE_CHARS), False),
         ("Upvotes", f"▲ {paper.upvotes:,}", True),
         ("GitHub stars", f"★ {paper.github_stars:,}" if paper.github_stars else "", True),
-        ("Matched", _line(item.why, FIELD_CHARS), False),
+        (item.label, _line(item.why, FIELD_CHARS), False),
     ]
     for name, value, inline in fields:
         if value:  # Discord refuses an empty field

@@ -1,4 +1,4 @@
-"""Slack: `/papers` in any channel, and digests in Block Kit, through slack-bolt's `AsyncApp`.
+"""Slack: `/papers` in any channel, digests in Block Kit with 👍/👎 buttons, through slack-bolt's `AsyncApp`.
 
 Socket Mode when SLACK_APP_TOKEN is set (no public URL needed), else HTTP mode on PORT
 at /slack/events, where bolt checks every request's signature. A refused token stops
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -25,7 +26,7 @@ from adapters.slack.config import SlackConfig
 from adapters.slack.pacing import WORKSPACE_PER_MINUTE, RetryAfter, rates
 from adapters.slack.post import Poster, TokenRefused, checked
 from adapters.slack.render import LIMITS, SlackMessage, render_digest
-from bot.adapter import AdapterStopped, Host, SendFailed
+from bot.adapter import RATE_PREFIX, AdapterStopped, Host, SendFailed
 from bot.backoff import Backoff
 from bot.models import ChannelKey, Digest
 from bot.pacing import REAL_TIME, Timing
@@ -148,6 +149,7 @@ class SlackAdapter:
         )
         command = SlashCommand(host, self.config, client, self._poster, identity.bot_name, self._give_up)
         app.command(f"/{self.config.command}")(command.handle)
+        app.action(re.compile(f"^{re.escape(RATE_PREFIX)}"))(command.rate)
         connected = await (self._open_socket(app, client) if self.config.socket_mode else self._listen(app))
         return identity if connected else None
 

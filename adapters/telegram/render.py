@@ -85,7 +85,7 @@ def paper_html(number: int, item: DigestItem) -> str:
     if tldr := escape(paper.tldr, TLDR_CHARS):
         lines.append(tldr)
     if why := escape(item.why, WHY_CHARS):
-        lines.append(f"Matched: <i>{why}</i>")
+        lines.append(f"{item.label}: <i>{why}</i>")
     links = [found for label, url in paper.links()[1:] if (found := link(url, label))]
     if links:
         lines.append(" · ".join(links))
