@@ -502,3 +502,47 @@ async def test_discord_invite_with_a_wrong_token_says_so(
     assert await asyncio.to_thread(command, "discord-invite", {**env, "DISCORD_TOKEN": "wrong"}) == 1
     out, err = capsys.readouterr()
     assert out == "" and err.startswith("paperboy discord-invite: Discord rejected DISCORD_TOKEN (401")
+
+
+# Rating buttons
+
+
+async def click(fake: FakeDiscord, message: Json, custom_id: str, member: Member = ADA) -> str:
+    """Press a digest's button as a member; what the bot told them (privately)."""
+    interaction = await fake.click(GUILD, message, custom_id, member=member)
+    await fake.wait_for(lambda: interaction.callback_type is not None, WAIT)
+    assert interaction.callback_type == 4 and interaction.public == []
+    (answer,) = interaction.ephemeral
+    assert answer["flags"] & 64 and answer["allowed_mentions"] == {"parse": []}
+    return seen(answer["content"])
+
+
+async def test_digest_buttons_rate_papers_and_still_work_after_a_restart(
+    core: Core, fake: FakeDiscord, env: dict[str, str]
+) -> None:
+    adapter = create(env)
+    task = asyncio.create_task(core.run([adapter]))
+    await fake.wait_for(lambda: fake.identified and GUILD in fake.commands, WAIT)
+    await asyncio.wait_for(core.ready.wait(), WAIT)
+    bot = Bot(core, adapter, fake)
+    await bot.papers("subscribe", query="agent")
+    await bot.papers("digest")
+    (message,) = fake.posts(CHANNEL)
+    rows = message["components"]
+    ids = [c["custom_id"] for row in rows for c in row["components"]]
+    assert len(rows) == 3 and ids[:4] == ["pb:+:2608.19880", "pb:-:2608.19880", "pb:+:2608.18580", "pb:-:2608.18580"]
+    assert [c["label"] for c in rows[0]["components"][:2]] == ["👍 2608.19880", "👎 2608.19880"]
+    assert all(len(i) <= 100 for i in ids)
+
+    said = await click(fake, message, "pb:+:2608.19880")
+    assert said.startswith("👍 You liked 2608.19880 (EnvHarness: Awakening Static Worlds for Agent Learning).")
+    assert (await click(fake, message, "pb:+:2608.19880")).startswith("Took back your rating of 2608.19880")
+    channel = await core.store.channel(KEY)
+    assert channel is not None and await core.store.ratings(channel.id) == []
+
+    await stopped(task)  # a restart: a new client, and the old message's buttons still answer
+    again = create(env)
+    task = await started(again, core, fake)
+    assert (await click(fake, message, "pb:-:2608.18580", member=BOB)).startswith("👎 You disliked 2608.18580")
+    assert await core.store.ratings(channel.id) == [("2608.18580", -1)]
+    await stopped(task)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import discord
 
-from bot.adapter import PlatformLimits
+from bot.adapter import PlatformLimits, rate_id
 from bot.models import Digest, DigestItem, Reply
 from bot.packing import chunk_lines, pack
 from bot.pacing import Rate
@@ -37,10 +37,18 @@ _SAFE_URL = re.compile(r"https?://[^\s<>()\[\]\"'`\\]+")
 
 @dataclass(frozen=True, slots=True)
 class Part:
-    """One Discord message: text and up to ten embeds."""
+    """One Discord message: text, up to ten embeds, and a 👍/👎 pair per paper as (custom id, label)."""
 
     content: str | None
     embeds: tuple[discord.Embed, ...] = ()
+    buttons: tuple[tuple[str, str], ...] = ()
+
+
+def rating_buttons(item: DigestItem) -> tuple[tuple[str, str], ...]:
+    """The paper's 👍 and 👎 (labelled with its arXiv id, as its embed's footer shows it), or none."""
+    found = [(custom_id, f"{mark} {item.paper.id}") for mark, vote in (("👍", 1), ("👎", -1))
+             if (custom_id := rate_id(vote, item.paper.id))]
+    return tuple(found) if len(found) == 2 else ()
 
 
 def escape(text: str) -> str:
@@ -90,15 +98,19 @@ def _pack(embeds: Sequence[discord.Embed]) -> list[tuple[discord.Embed, ...]]:
 
 
 def digest_parts(digest: Digest) -> list[Part]:
-    """The digest as messages: a bold title, then the papers' embeds; "and N more" closes it."""
-    groups = _pack([paper_embed(item) for item in digest.items]) or [()]
+    """The digest as messages: a bold title, then the papers' embeds with their buttons; "and N more" closes it."""
+    pairs = [(paper_embed(item), rating_buttons(item)) for item in digest.items]
+    packed = pack(pairs, most=LIMITS.items_per_message, size_limit=LIMITS.chars_per_message,
+                  size=lambda pair: len(pair[0])) or [[]]
+    groups = [tuple(embed for embed, _ in group) for group in packed]
+    buttons = [tuple(button for _, pair in group for button in pair) for group in packed]
     contents: list[str | None] = [f"**{_line(digest.title, 300)}**"] + [None] * (len(groups) - 1)
     if digest.more:
         more = f"…and {digest.more} more"
         if digest.more_url and (url := _url(digest.more_url)):
             more += f": <{url}>"  # angle brackets: a link without a preview embed
         contents[-1] = "\n".join(filter(None, [contents[-1], more]))
-    return [Part(content, group) for content, group in zip(contents, groups, strict=True)]
+    return [Part(content, group, pressed) for content, group, pressed in zip(contents, groups, buttons, strict=True)]
 
 
 def reply_parts(reply: Reply) -> list[Part]:
