@@ -219,7 +219,9 @@ async def test_mode_and_settings_choices_reach_the_core(bot: Bot) -> None:
     ]
     await bot.papers("subscribe", query="diffusion")
     listed = texts((await bot.papers("list")).ephemeral)[0]
-    assert "Delivery: as they appear; at most 5 papers a post; minimum upvotes 0." in listed
+    assert "Delivery: as they appear; at most 5 papers a post; minimum upvotes 0; up to 3 suggestions." in listed
+    weekly = await bot.papers("mode", mode="weekly", day="friday")
+    assert texts(weekly.ephemeral) == ["Mode set to weekly: one digest a week, every Friday at 09:00 UTC."]
 
 
 async def test_pause_shows_in_list_until_resume(bot: Bot) -> None:
