@@ -46,10 +46,10 @@ class Core:
         self.store = store
         self.source = source
         self.clock = clock
-        self.delivery = Delivery(store, clock, timing, backoff)
+        self.ratings = Ratings(store, source, clock)
+        self.delivery = Delivery(store, self.ratings, clock, timing, backoff)
         self.scheduler = Scheduler(self.poll, self.delivery.run_scheduled, settings.poll_minutes)
         self.ready = asyncio.Event()
-        self.ratings = Ratings(store, source, clock)
         self.commands = Commands(
             store, self.delivery, settings, clock, self.scheduler.schedule, self.ready, self.ratings
         )

@@ -17,10 +17,14 @@ from zoneinfo import ZoneInfo
 
 from bot.adapter import Adapter, AdapterStopped, ChannelGone, Outbox, SendFailed
 from bot.backoff import Backoff
+from bot.commandset import WEEKDAYS
 from bot.matcher import Matcher
-from bot.models import Digest, DigestItem, day_url
+from bot.models import Digest, DigestItem, Paper, day_url
 from bot.pacing import REAL_TIME, Pacer, Timing
-from bot.query import QueryError, parse
+from bot.likes import find_likes
+from bot.query import QueryError, like_ids, parse
+from bot.ranking import rank_and_suggest
+from bot.ratings import Ratings
 from bot.sending import Ledger, Sender
 from bot.store import Channel, PlannedDigest, Store
 
@@ -34,27 +38,32 @@ Clock = Callable[[], datetime]
 CHANNELS_AT_ONCE = 32
 
 
-def last_occurrence(time: str, tz: str, now: datetime) -> datetime:
-    """The latest moment at or before `now` when the channel's local clock read `time`."""
+def last_occurrence(time: str, tz: str, now: datetime, weekday: str | None = None) -> datetime:
+    """The latest moment at or before `now` when the channel's local clock read `time` (on `weekday`,
+    e.g. "monday", when given)."""
     hour, minute = map(int, time.split(":"))
     local_now = now.astimezone(ZoneInfo(tz))
     candidate = local_now.replace(hour=hour, minute=minute, second=0, microsecond=0)
-    if candidate > local_now:
-        candidate = (candidate - timedelta(days=1)).replace(hour=hour, minute=minute)
+    back = 0 if weekday is None else (candidate.weekday() - WEEKDAYS.index(weekday)) % 7
+    if back == 0 and candidate > local_now:
+        back = 1 if weekday is None else 7
+    if back:
+        candidate = (candidate - timedelta(days=back)).replace(hour=hour, minute=minute)
     return candidate
 
 
-def digest_title(items: list[DigestItem], total: int) -> str:
+def digest_title(items: list[DigestItem], total: int, weekly: bool = False) -> str:
     days = sorted({item.paper.featured_day for item in items})
     when = days[-1].strftime("%a %d %b %Y") if len(days) == 1 else (
         f"{days[0].strftime('%d %b')} to {days[-1].strftime('%d %b %Y')}"
     )
     noun = "paper" if total == 1 else "papers"
-    return f"Daily Papers, {when}: {total} {noun} for this channel"
+    return f"{'Weekly' if weekly else 'Daily'} Papers, {when}: {total} {noun} for this channel"
 
 
-async def channel_matches(store: Store, channel: Channel, since: date) -> list[DigestItem]:
-    """The channel's matches featured on or after `since` and not yet delivered, best first."""
+async def channel_matches(store: Store, channel: Channel, since: date) -> tuple[list[DigestItem], list[Paper]]:
+    """The channel's matches featured on or after `since` and not yet delivered, best first, and
+    the papers of those days that matched nothing and were not delivered (suggestion candidates)."""
     queries = []
     for sub in await store.subscriptions(channel.id):
         try:
@@ -62,14 +71,20 @@ async def channel_matches(store: Store, channel: Channel, since: date) -> list[D
         except QueryError:
             log.warning("subscription %s no longer parses; skipping it", sub.id)
     papers = [p for p in await store.papers_since(since) if p.upvotes >= channel.min_upvotes]
-    reasons = Matcher(queries).match(papers)
-    done = await store.delivered_ids(channel.id, reasons)
-    return [DigestItem(p, reasons[p.id]) for p in papers if p.id in reasons and p.id not in done]
+    seeds = await store.papers_by_id(i for _, query in queries for i in like_ids(query))
+    likes = await asyncio.to_thread(find_likes, list(seeds.values()), papers)
+    reasons = Matcher(queries, likes).match(papers)
+    done = await store.delivered_ids(channel.id, [p.id for p in papers])
+    fresh = [p for p in papers if p.id not in done]
+    return [DigestItem(p, reasons[p.id]) for p in fresh if p.id in reasons], [p for p in fresh if p.id not in reasons]
 
 
 class Delivery:
-    def __init__(self, store: Store, clock: Clock, timing: Timing = REAL_TIME, backoff: Backoff | None = None) -> None:
+    def __init__(
+        self, store: Store, ratings: Ratings, clock: Clock, timing: Timing = REAL_TIME, backoff: Backoff | None = None
+    ) -> None:
         self._store = store
+        self._ratings = ratings
         self._clock = clock
         self._timing = timing
         self._backoff = backoff or Backoff()
@@ -105,16 +120,16 @@ class Delivery:
         newest = await self._store.featured_days(1)
         if not newest:
             return
-        items = await channel_matches(self._store, channel, channel.since_day or newest[0])
+        items, candidates = await channel_matches(self._store, channel, channel.since_day or newest[0])
         if not items:
             if channel.since_day != newest[0]:
                 await self._store.update_channel(channel, since_day=newest[0])
             return
+        items, suggestions = await rank_and_suggest(self._ratings, channel, items, candidates)
         shown, held = items[: channel.max_papers], items[channel.max_papers :]
         more_url = day_url(max(i.paper.featured_day for i in held)) if held else None
-        await self._store.plan_digest(
-            channel, digest_title(shown, len(items)), shown, held, more_url, newest[0], self._clock()
-        )
+        title = digest_title(shown, len(items), channel.mode == "weekly")
+        await self._store.plan_digest(channel, title, [*shown, *suggestions], held, more_url, newest[0], self._clock())
 
     async def send_open(self) -> int:
         """Send every digest that was planned and not marked sent (after a crash or a failure)."""
@@ -157,12 +172,12 @@ class Delivery:
         return len(planned.items)
 
     async def run_scheduled(self, channel_id: int) -> int:
-        """The daily job of one channel; a no-op when this occurrence already ran."""
+        """The daily or weekly job of one channel; a no-op when this occurrence already ran."""
         channel = await self._store.channel_by_id(channel_id)
-        if channel is None or channel.mode != "daily" or channel.paused_reason is not None:
+        if channel is None or channel.mode not in ("daily", "weekly") or channel.paused_reason is not None:
             return 0
         now = self._clock()
-        due = last_occurrence(channel.time, channel.tz, now)
+        due = last_occurrence(channel.time, channel.tz, now, channel.weekday if channel.mode == "weekly" else None)
         if channel.last_run_at is not None and channel.last_run_at >= due:
             return 0
         sent = await self.deliver(channel)

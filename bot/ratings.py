@@ -59,10 +59,15 @@ class Ratings:
         return list(found)
 
     async def labels(self, channel: Channel) -> Labels:
+        """What the channel told us. Papers delivered and not rated are weak negatives; before its
+        first digest, the recent papers stand in for them (as the benchmark's protocol treats every
+        paper of its training days), so ratings alone teach a taste from the first day."""
         from bot.relevance import labels
 
-        delivered = await self._store.delivered_recently(channel.id, WEAK_NEGATIVES)
-        return labels(await self._store.ratings(channel.id), await self.seeds(channel.id), delivered)
+        shown = await self._store.delivered_recently(channel.id, WEAK_NEGATIVES)
+        if not shown:
+            shown = [p.id for p in await self._store.recent_papers(VOCABULARY_DAYS)][:WEAK_NEGATIVES]
+        return labels(await self._store.ratings(channel.id), await self.seeds(channel.id), shown)
 
     async def taste(self, channel: Channel) -> Taste | None:
         """The channel's learned taste, trained again (off the event loop) when what it learns from changed."""

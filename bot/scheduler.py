@@ -1,4 +1,4 @@
-"""APScheduler wiring: one poll job, one daily job per channel at its local time.
+"""APScheduler wiring: one poll job, one daily (or weekly) job per channel at its local time.
 
 Jobs live in memory and are rebuilt at start-up; correctness lives in the ledger, so
 a job that fires twice or late does no harm (`Delivery.run_scheduled` is idempotent).
@@ -21,8 +21,10 @@ _JOB_DEFAULTS = {"coalesce": True, "misfire_grace_time": 24 * 3600, "max_instanc
 
 
 def digest_trigger(channel: Channel) -> CronTrigger:
+    """Every day at the channel's time, or once a week on its day in weekly mode."""
     hour, minute = map(int, channel.time.split(":"))
-    return CronTrigger(hour=hour, minute=minute, timezone=ZoneInfo(channel.tz))
+    day = channel.weekday[:3] if channel.mode == "weekly" else "*"
+    return CronTrigger(day_of_week=day, hour=hour, minute=minute, timezone=ZoneInfo(channel.tz))
 
 
 def next_digest(channel: Channel, now: datetime) -> datetime | None:
@@ -41,9 +43,9 @@ class Scheduler:
         self._scheduler.add_job(poll, IntervalTrigger(minutes=poll_minutes), id="poll")
 
     def schedule(self, channel: Channel) -> None:
-        """Add, move or drop the channel's daily job after its settings changed."""
+        """Add, move or drop the channel's daily or weekly job after its settings changed."""
         job_id = f"digest-{channel.id}"
-        if channel.mode != "daily":
+        if channel.mode not in ("daily", "weekly"):
             if self._scheduler.get_job(job_id):
                 self._scheduler.remove_job(job_id)
             return
