@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from bot.adapter import Adapter, AdapterStopped, ChannelGone, Outbox, SendFailed
 from bot.backoff import Backoff
 from bot.commandset import WEEKDAYS
-from bot.matcher import Matcher
+from bot.matcher import NO_LIKES, Matcher
 from bot.models import Digest, DigestItem, Paper, day_url
 from bot.pacing import REAL_TIME, Pacer, Timing
 from bot.likes import find_likes
@@ -72,7 +72,7 @@ async def channel_matches(store: Store, channel: Channel, since: date) -> tuple[
             log.warning("subscription %s no longer parses; skipping it", sub.id)
     papers = [p for p in await store.papers_since(since) if p.upvotes >= channel.min_upvotes]
     seeds = await store.papers_by_id(i for _, query in queries for i in like_ids(query))
-    likes = await asyncio.to_thread(find_likes, list(seeds.values()), papers)
+    likes = await asyncio.to_thread(find_likes, list(seeds.values()), papers) if seeds else NO_LIKES
     reasons = Matcher(queries, likes).match(papers)
     done = await store.delivered_ids(channel.id, [p.id for p in papers])
     fresh = [p for p in papers if p.id not in done]

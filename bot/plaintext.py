@@ -37,7 +37,7 @@ def render_item(number: int, item: DigestItem) -> str:
 def render_digest(digest: Digest) -> str:
     lines = [f"== {clean(digest.title)} =="]
     for n, item in enumerate(digest.items, start=1):
-        if item.suggested and not digest.items[n - 2].suggested:
+        if item.suggested and (n == 1 or not digest.items[n - 2].suggested):
             lines.append("-- Also for you --")
         lines.append(render_item(n, item))
     if digest.more:
