@@ -20,6 +20,7 @@ dropped connection, a 5xx, a crash mid-request) may have been stored by the plat
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -90,6 +91,10 @@ class Host(Protocol):
     async def handle(self, ctx: CommandContext, text: str) -> Reply:
         """Run one `/papers` command line; answers at once, from the store."""
 
+    async def rate(self, ctx: CommandContext, paper_id: str, vote: int) -> Reply:
+        """A click on a paper's 👍 (+1) or 👎 (-1) button: the same again takes it back, the other
+        replaces it. The reply is a short confirmation for the clicker only."""
+
     async def subscription_choices(self, key: ChannelKey) -> list[tuple[str, str]]:
         """(label, value) pairs of the channel's subscriptions, for autocomplete."""
 
@@ -106,6 +111,25 @@ class Host(Protocol):
 
     async def workspace_gone(self, platform: str, workspace: str, reason: str) -> None:
         """Pause every channel of a workspace the bot can no longer post to (the app was uninstalled there)."""
+
+
+# Rating buttons: a digest shows a 👍 and a 👎 under every paper; each button's id (Discord custom_id,
+# Slack action_id, Telegram callback_data) carries the vote and the paper, so a click needs no state
+# and still works after a restart. At most 45 characters: within every platform's limit (Telegram 64 bytes).
+RATE_PREFIX = "pb:"
+RATE_ID = re.compile(r"pb:([+-]):([A-Za-z0-9][A-Za-z0-9._-]{0,39})")
+
+
+def rate_id(vote: int, paper_id: str) -> str | None:
+    """The id of a paper's 👍 (+1) or 👎 (-1) button; None when the paper's id cannot be carried."""
+    found = f"{RATE_PREFIX}{'+' if vote > 0 else '-'}:{paper_id}"
+    return found if RATE_ID.fullmatch(found) else None
+
+
+def parse_rate_id(text: str) -> tuple[int, str] | None:
+    """(vote, paper id) from a button's id; None when it is not a rating button."""
+    found = RATE_ID.fullmatch(text)
+    return (1 if found[1] == "+" else -1, found[2]) if found else None
 
 
 class Adapter(Protocol):

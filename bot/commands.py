@@ -11,13 +11,17 @@ import asyncio
 import shlex
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 
-from bot.commandset import BY_NAME, COMMANDS, NUMBER_LIMITS, PREVIEW_DAYS, help_text, usage
+from bot import rating_commands
+from bot.commandset import BY_NAME, COMMANDS, NUMBER_LIMITS, PREVIEW_DAYS, WEEKDAYS, help_text, usage
 from bot.config import Settings, parse_clock, parse_zone
 from bot.delivery import Clock, Delivery
+from bot.likes import find_likes, with_similarity
 from bot.matcher import Matcher
-from bot.models import CommandContext, DigestItem, Reply, one_line
-from bot.query import Query, QueryError, parse
+from bot.models import CommandContext, DigestItem, Paper, Reply, one_line
+from bot.query import Query, QueryError, like_ids, parse
+from bot.ratings import Ratings
 from bot.status import channel_report, source_report
 from bot.store import Channel, Store
 from bot.text import echo, plural
@@ -48,8 +52,10 @@ class Commands:
         clock: Clock,
         on_schedule_change: Callable[[Channel], None],
         started: asyncio.Event,
+        ratings: Ratings,
     ) -> None:
         self._store = store
+        self.ratings = ratings
         self._delivery = delivery
         self._settings = settings
         self._clock = clock
@@ -78,18 +84,47 @@ class Commands:
     def _parse(self, text: str) -> Query:
         return parse(text, max_length=self._settings.max_query_chars)
 
-    async def _channel(self, call: _Call) -> Channel:
-        channel = await self._store.channel(call.ctx.key)
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    async def channel_of(self, ctx: CommandContext) -> Channel:
+        channel = await self._store.channel(ctx.key)
         if channel is None:
             channel = await self._store.ensure_channel(
-                call.ctx.key, self._settings.default_time, self._settings.default_tz, self._clock()
+                ctx.key, self._settings.default_time, self._settings.default_tz, self._clock()
             )
         return channel
 
-    async def _recent_matches(self, query: Query) -> list[DigestItem]:
+    async def _channel(self, call: _Call) -> Channel:
+        return await self.channel_of(call.ctx)
+
+    async def _seeds(self, query: Query, command: str) -> list[Paper] | Reply:
+        """The papers the query's like: terms name, or the one-line answer when one cannot be found."""
+        seeds = []
+        for paper_id in like_ids(query):
+            found = await rating_commands.find(self, paper_id, command)
+            if isinstance(found, Reply):
+                return found
+            seeds.append(found)
+        return seeds
+
+    async def _recent_matches(self, query: Query, seeds: list[Paper]) -> list[DigestItem]:
         papers = await self._store.recent_papers(PREVIEW_DAYS)
-        reasons = Matcher([(0, query)]).match(papers)
-        return [DigestItem(p, reasons[p.id]) for p in papers if p.id in reasons]
+        likes = await asyncio.to_thread(find_likes, seeds, papers)
+        reasons = Matcher([(0, query)], likes).match(papers)
+        return with_similarity([DigestItem(p, reasons[p.id]) for p in papers if p.id in reasons], likes)
+
+    @staticmethod
+    def _when(channel: Channel) -> str:
+        if channel.mode == "instant":
+            return "as they appear"
+        if channel.mode == "weekly":
+            return f"every {channel.weekday.capitalize()} at {channel.time} {channel.tz}"
+        return f"daily at {channel.time} {channel.tz}"
 
     @staticmethod
     def _refuse(call: _Call) -> Reply:
@@ -113,6 +148,9 @@ class Commands:
             query = self._parse(call.args)
         except QueryError as err:
             return Reply(f"That query does not parse: {err}", ok=False)
+        seeds = await self._seeds(query, call.ctx.command)
+        if isinstance(seeds, Reply):
+            return seeds
         channel = await self._channel(call)
         for sub in await self._store.subscriptions(channel.id):
             if sub.query == query.text:
@@ -133,8 +171,10 @@ class Commands:
                 channel, since_day=newest[0] if newest else None, last_run_at=now
             )
         self._on_schedule_change(channel)
-        hits = len(await self._recent_matches(query))
-        when = "as they appear" if channel.mode == "instant" else f"daily at {channel.time} {channel.tz}"
+        if seeds:
+            self.ratings.changed(channel)  # a like: seed counts as liked
+        hits = len(await self._recent_matches(query, seeds))
+        when = self._when(channel)
         return Reply(
             f"Subscribed as #{sub.id}: {query.text}\n"
             f"It would have matched {plural(hits, 'paper')} in the last {PREVIEW_DAYS} days of the digest. "
@@ -168,10 +208,9 @@ class Commands:
         if channel is None or not subs:
             return Reply(f"This channel has no subscriptions yet. Start with /{call.ctx.command} subscribe QUERY.")
         lines = [f"#{s.id}  {s.query}  (by {s.author}, {s.created_at:%Y-%m-%d})" for s in subs]
-        when = "as they appear" if channel.mode == "instant" else f"daily at {channel.time} {channel.tz}"
         lines.append(
-            f"Delivery: {when}; at most {channel.max_papers} papers a post; "
-            f"minimum upvotes {channel.min_upvotes}."
+            f"Delivery: {self._when(channel)}; at most {channel.max_papers} papers a post; "
+            f"minimum upvotes {channel.min_upvotes}; up to {channel.suggestions} suggestions."
         )
         if channel.paused_reason:
             lines.append(f"Paused: {channel.paused_reason}. /{call.ctx.command} resume restarts it.")
@@ -184,7 +223,10 @@ class Commands:
             query = self._parse(call.args)
         except QueryError as err:
             return Reply(f"That query does not parse: {err}", ok=False)
-        items = await self._recent_matches(query)
+        seeds = await self._seeds(query, call.ctx.command)
+        if isinstance(seeds, Reply):
+            return seeds
+        items = await self._recent_matches(query, seeds)
         if not items and not self._started.is_set():
             return Reply("The digest is still being fetched after start-up; try the preview again in a minute.")
         if not items:
@@ -213,14 +255,20 @@ class Commands:
         return Reply(f"The daily digest now arrives at {time} {tz}.", announcement=f"set the daily digest to {time} {tz}")
 
     async def cmd_mode(self, call: _Call) -> Reply:
-        mode = call.args.lower()
-        if mode not in BY_NAME["mode"].params[0].choices:
+        mode, *rest = call.args.lower().split() or [""]
+        if mode not in BY_NAME["mode"].params[0].choices or len(rest) > (mode == "weekly"):
             return _usage(call)
+        day = rest[0] if rest else "monday"
+        if day not in WEEKDAYS:
+            return Reply(f"'{echo(day)}' is not a day of the week: use one of {', '.join(WEEKDAYS)}.", ok=False)
         if not call.ctx.can_manage:
             return self._refuse(call)
-        channel = await self._store.update_channel(await self._channel(call), mode=mode)
+        channel = await self._store.update_channel(await self._channel(call), mode=mode, weekday=day)
         self._on_schedule_change(channel)
-        when = "new matches after each poll" if mode == "instant" else f"one digest a day at {channel.time} {channel.tz}"
+        when = {
+            "instant": "new matches after each poll",
+            "daily": f"one digest a day at {channel.time} {channel.tz}",
+        }.get(mode, f"one digest a week, {self._when(channel)}")
         return Reply(f"Mode set to {mode}: {when}.", announcement=f"set delivery to {mode}")
 
     async def cmd_settings(self, call: _Call) -> Reply:
@@ -261,6 +309,23 @@ class Commands:
         channel = await self._store.channel(call.ctx.key)
         lines = await source_report(self._store, now) + await channel_report(self._store, channel, now, call.ctx.command)
         return Reply("\n".join(lines))
+    async def cmd_like(self, call: _Call) -> Reply:
+        return await rating_commands.cmd_rate(self, call, 1)
+
+    async def cmd_dislike(self, call: _Call) -> Reply:
+        return await rating_commands.cmd_rate(self, call, -1)
+
+    async def cmd_unrate(self, call: _Call) -> Reply:
+        return await rating_commands.cmd_rate(self, call, 0)
+
+    async def cmd_taste(self, call: _Call) -> Reply:
+        return await rating_commands.cmd_taste(self, call)
+
+    async def rate(self, ctx: CommandContext, paper_id: str, vote: int) -> Reply:
+        """A 👍 (+1) or 👎 (-1) button: the same again takes the rating back, the other replaces it."""
+        if vote not in (1, -1):
+            return Reply("A rating is 👍 or 👎.", ok=False)
+        return await rating_commands.rate(self, ctx, paper_id, vote, toggle=True)
 
     async def cmd_pause(self, call: _Call) -> Reply:
         if not call.ctx.can_manage:

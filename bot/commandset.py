@@ -16,8 +16,14 @@ Kind = Literal["text", "choice", "number", "subscription", "zone"]
 PREVIEW_DAYS = 7
 MAX_PAPERS_LIMIT = 50
 MIN_UPVOTES_LIMIT = 100_000
-NUMBER_LIMITS = {"min-upvotes": (0, MIN_UPVOTES_LIMIT), "max-papers": (1, MAX_PAPERS_LIMIT)}
-QUERY_HINT = 'Words, "phrases", OR, -exclude, title:, author:, upvotes:>=N, has:code'
+SUGGESTIONS_LIMIT = 10
+NUMBER_LIMITS = {
+    "min-upvotes": (0, MIN_UPVOTES_LIMIT),
+    "max-papers": (1, MAX_PAPERS_LIMIT),
+    "suggestions": (0, SUGGESTIONS_LIMIT),
+}
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+QUERY_HINT = 'Words, "phrases", OR, -exclude, title:, author:, upvotes:>=N, has:code, like:ARXIV_ID'
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +60,10 @@ def _choice(name: str, description: str, choices: tuple[str, ...]) -> Param:
     return Param(name, "|".join(choices), description, "choice", choices=choices)
 
 
+def _paper(what: str) -> Param:
+    return Param("paper", "ARXIV_ID", f"The arXiv id of the paper {what}, e.g. 2410.18978")
+
+
 COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         "subscribe", "follow a topic: matching papers are posted here",
@@ -78,15 +88,20 @@ COMMANDS: tuple[CommandSpec, ...] = (
         manages=True,
     ),
     CommandSpec(
-        "mode", "one digest a day, or new matches as they appear",
-        (_choice("mode", "daily: one digest at the scheduled time; instant: after each poll", ("daily", "instant")),),
+        "mode", "one digest a day or a week, or new matches as they appear",
+        (
+            _choice("mode", "daily or weekly: one digest at the scheduled time; instant: after each poll",
+                    ("daily", "weekly", "instant")),
+            Param("day", "DAY", "weekly: the day it arrives (default monday)", "choice", required=False,
+                  choices=WEEKDAYS),
+        ),
         manages=True,
     ),
     CommandSpec(
         "settings", "change a delivery setting of this channel",
         (
-            _choice("setting", "min-upvotes: skip papers with fewer; max-papers: most papers a digest shows",
-                    tuple(NUMBER_LIMITS)),
+            _choice("setting", "min-upvotes: skip papers with fewer; max-papers: most papers a digest shows; "
+                    "suggestions: most 'also for you' papers", tuple(NUMBER_LIMITS)),
             Param(
                 "value", "N",
                 "; ".join(f"{name} {low:,} to {high:,}" for name, (low, high) in NUMBER_LIMITS.items()),
@@ -97,6 +112,14 @@ COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec("digest", "post what is due now"),
     CommandSpec("status", "why nothing arrived: last fetch, next and last digest, today's papers"),
+    CommandSpec("like", "👍 a paper: this channel's digests learn its taste", (_paper("to like"),)),
+    CommandSpec("dislike", "👎 a paper: this channel's digests learn its taste", (_paper("to dislike"),)),
+    CommandSpec("unrate", "take back your 👍 or 👎 on a paper", (_paper("to take your rating off"),)),
+    CommandSpec(
+        "taste", "what this channel's ratings taught Paperboy; reset forgets them",
+        (Param("action", "reset", "reset: forget this channel's ratings (managers only)", "choice", required=False,
+               choices=("reset",)),),
+    ),
     CommandSpec("pause", "stop posting digests here until resumed", manages=True),
     CommandSpec("resume", "start posting digests here again", manages=True),
     CommandSpec("help", "what each command does"),
@@ -116,6 +139,7 @@ def help_text(command: str = "papers") -> str:
     lines += [f"/{command} {spec.usage.ljust(width)}  {spec.summary}" for spec in COMMANDS]
     lines += [
         'Queries: words match whole words (plurals too), "quoted phrases", OR, (groups), -exclude,',
-        "title: abstract: author: keyword: fields, upvotes:>=N, has:code.",
+        "title: abstract: author: keyword: fields, upvotes:>=N, has:code, like:ARXIV_ID (similar papers).",
+        "Rate papers with the 👍/👎 buttons of a digest: from 3 👍, digests are ranked by this channel's taste.",
     ]
     return "\n".join(lines)

@@ -26,6 +26,7 @@ from bot.config import Settings
 from bot.delivery import Clock, Delivery
 from bot.host import CoreHost
 from bot.pacing import REAL_TIME, Timing
+from bot.ratings import Ratings
 from bot.scheduler import Scheduler
 from bot.source import Source, SourceError, open_source
 from bot.store import Store, StoreUnavailable
@@ -60,7 +61,8 @@ class Core:
         self.clock = clock
         self._timing = timing
         self._backoff = backoff or Backoff()
-        self.delivery = Delivery(store, clock, timing, self._backoff)
+        self.ratings = Ratings(store, source, clock)
+        self.delivery = Delivery(store, self.ratings, clock, timing, self._backoff)
         self.telemetry = self.delivery.telemetry
         # Partials of a coroutine function, which APScheduler awaits (a lambda it would run in a thread).
         self.scheduler = Scheduler(
@@ -74,7 +76,9 @@ class Core:
         self.stop_reason: str | None = None
         self.http_port: int | None = None  # the health listener's port, once bound
         self._stop = asyncio.Event()
-        self.commands = Commands(store, self.delivery, settings, clock, self.scheduler.schedule, self.ready)
+        self.commands = Commands(
+            store, self.delivery, settings, clock, self.scheduler.schedule, self.ready, self.ratings
+        )
 
     @classmethod
     async def open(
@@ -130,6 +134,7 @@ class Core:
 
     async def close(self) -> None:
         self.scheduler.shutdown()
+        await self.ratings.aclose()
         await self.source.aclose()
         try:
             await self.store.release_all()

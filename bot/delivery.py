@@ -17,19 +17,27 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from functools import partial
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.adapter import Adapter, AdapterStopped, ChannelGone, Outbox, SendFailed
 from bot.backoff import Backoff
+from bot.commandset import WEEKDAYS
 from bot.gcpause import no_full_collections
 from bot.inflight import InFlight
-from bot.matcher import match_channels
+from bot.likes import find_likes, seed_ids
+from bot.matcher import NO_LIKES, Likes, match_channels
 from bot.models import Digest, DigestItem, Paper, day_url
 from bot.pacing import REAL_TIME, Pacer, Timing
 from bot.query import Query, QueryError, parse
+from bot.ranking import rank_and_suggest
+from bot.ratings import Ratings
 from bot.sending import Ledger, Sender
 from bot.store import Channel, DigestPlan, LeaseLost, PlannedDigest, Store, StoreUnavailable
 from bot.telemetry import Telemetry
+
+if TYPE_CHECKING:
+    from bot.relevance import Taste
 
 log = logging.getLogger(__name__)
 
@@ -41,23 +49,27 @@ Clock = Callable[[], datetime]
 CHANNELS_AT_ONCE = 32
 
 
-def last_occurrence(time: str, tz: str, now: datetime) -> datetime:
-    """The latest moment at or before `now` when the channel's local clock read `time`."""
+def last_occurrence(time: str, tz: str, now: datetime, weekday: str | None = None) -> datetime:
+    """The latest moment at or before `now` when the channel's local clock read `time` (on `weekday`,
+    e.g. "monday", when given)."""
     hour, minute = map(int, time.split(":"))
     local_now = now.astimezone(ZoneInfo(tz))
     candidate = local_now.replace(hour=hour, minute=minute, second=0, microsecond=0)
-    if candidate > local_now:
-        candidate = (candidate - timedelta(days=1)).replace(hour=hour, minute=minute)
+    back = 0 if weekday is None else (candidate.weekday() - WEEKDAYS.index(weekday)) % 7
+    if back == 0 and candidate > local_now:
+        back = 1 if weekday is None else 7
+    if back:
+        candidate = (candidate - timedelta(days=back)).replace(hour=hour, minute=minute)
     return candidate
 
 
-def digest_title(items: list[DigestItem], total: int) -> str:
+def digest_title(items: list[DigestItem], total: int, weekly: bool = False) -> str:
     days = sorted({item.paper.featured_day for item in items})
     when = days[-1].strftime("%a %d %b %Y") if len(days) == 1 else (
         f"{days[0].strftime('%d %b')} to {days[-1].strftime('%d %b %Y')}"
     )
     noun = "paper" if total == 1 else "papers"
-    return f"Daily Papers, {when}: {total} {noun} for this channel"
+    return f"{'Weekly' if weekly else 'Daily'} Papers, {when}: {total} {noun} for this channel"
 
 
 def plan_wave(
@@ -66,9 +78,12 @@ def plan_wave(
     papers: Sequence[Paper],
     done: set[tuple[int, str]],
     newest: date,
+    seeds: Sequence[Paper] = (),
+    tastes: Mapping[int, Taste] | None = None,
 ) -> tuple[list[DigestPlan], list[Channel]]:
     """The digest of each channel with something new, and the channels with nothing new: queries
-    parsed and matched in one pass over `papers` (best first).
+    parsed and matched in one pass over `papers` (best first), `like:` terms against `seeds`, and
+    each channel with a learned taste ranked by it and ending with its suggestions.
 
     CPU-bound and synchronous: the caller runs it in a worker thread.
     """
@@ -80,30 +95,51 @@ def plan_wave(
                 queries[channel_id].append((sub_id, parse(text)))
             except QueryError:
                 log.warning("subscription %s no longer parses; skipping it", sub_id)
+    likes = _likes(seeds, papers)
     by_id = {channel.id: channel for channel in channels}
     plans, unplanned = [], []
-    for channel_id, hits in match_channels(queries, papers):
+    for channel_id, hits in match_channels(queries, papers, likes):
         channel = by_id[channel_id]
         since = channel.since_day or newest
-        items = [
-            DigestItem(paper, hits[paper.id]) for paper in papers
-            if paper.id in hits and (channel_id, paper.id) not in done
-            and paper.featured_day >= since and paper.upvotes >= channel.min_upvotes
+        fresh = [
+            paper for paper in papers
+            if (channel_id, paper.id) not in done and paper.featured_day >= since and paper.upvotes >= channel.min_upvotes
         ] if hits else []
+        items = [DigestItem(paper, hits[paper.id]) for paper in fresh if paper.id in hits]
         if items:
+            taste = tastes.get(channel_id) if tastes else None
+            if taste is not None:
+                candidates = [paper for paper in fresh if paper.id not in hits]
+                items, suggestions = rank_and_suggest(taste, channel, items, candidates)
+            else:
+                suggestions = []
             shown, held = items[: channel.max_papers], items[channel.max_papers :]
             more_url = day_url(max(i.paper.featured_day for i in held)) if held else None
-            plans.append(DigestPlan.of(channel, digest_title(shown, len(items)), shown, held, more_url))
+            title = digest_title(shown, len(items), channel.mode == "weekly")
+            plans.append(DigestPlan.of(channel, title, [*shown, *suggestions], held, more_url))
         else:
             unplanned.append(channel)
     return plans, unplanned
 
 
+def _likes(seeds: Sequence[Paper], papers: Sequence[Paper]) -> Likes:
+    """The wave's `like:` similarities; when they cannot be worked out, `like:` terms match nothing
+    this wave (logged) and the rest of every query still does."""
+    try:
+        return find_likes(seeds, papers)
+    except Exception:
+        log.exception("could not work out the papers similar to %d like: seeds", len(seeds))
+        return NO_LIKES
+
+
 class Delivery:
-    def __init__(self, store: Store, clock: Clock, timing: Timing = REAL_TIME, backoff: Backoff | None = None) -> None:
+    def __init__(
+        self, store: Store, ratings: Ratings, clock: Clock, timing: Timing = REAL_TIME, backoff: Backoff | None = None
+    ) -> None:
         self.work = InFlight()  # what a stop waits for
         self.telemetry = Telemetry()
         self._store = store
+        self._ratings = ratings
         self._clock = clock
         self._timing = timing
         self._backoff = backoff or Backoff()
@@ -220,7 +256,11 @@ class Delivery:
             if channel_id in subscriptions:
                 subscriptions[channel_id].append((sub_id, query))
         done = await self._store.delivered(subscriptions, [paper.id for paper in papers])
-        plans, unplanned = await asyncio.to_thread(plan_wave, channels, subscriptions, papers, done, newest[0])
+        seeds = await self._store.papers_by_id(seed_ids(query for subs in subscriptions.values() for _, query in subs))
+        tastes = await self._ratings.tastes(channels, subscriptions)
+        plans, unplanned = await asyncio.to_thread(
+            plan_wave, channels, subscriptions, papers, done, newest[0], list(seeds.values()), tastes
+        )
         await self._store.plan_digests(plans, unplanned, newest[0], self._clock(), ran)
 
     async def send_open(self, channel_ids: Sequence[int] | None = None) -> int:
@@ -239,9 +279,14 @@ class Delivery:
         """Take over the channels of workers that stopped renewing their claims: send what they
         left open, and run their digests that fell due meanwhile."""
         stale = await self._store.stale_claims()
-        if stale:
-            log.info("resuming %d channel(s) whose worker stopped", len(stale))
-        return await self.send_open(stale) + await self.run_due() if stale else 0
+        if not stale:
+            return 0
+        log.info("resuming %d channel(s) whose worker stopped", len(stale))
+        taken = await self._store.claim(stale)  # all of them, so those with nothing left to do are handed back too
+        try:
+            return await self.send_open(taken) + await self.run_due()
+        finally:
+            await self._release(taken)
 
     async def _send(self, planned: PlannedDigest) -> int:
         channel = planned.channel
@@ -278,15 +323,16 @@ class Delivery:
         return len(planned.items)
 
     async def run_due(self) -> int:
-        """Every daily channel whose time has come since its last run, as one wave; a no-op when
-        each has run for its latest occurrence (a job firing twice or late, in any worker,
+        """Every daily or weekly channel whose time has come since its last run, as one wave; a no-op
+        when each has run for its latest occurrence (a job firing twice or late, in any worker,
         posts nothing more)."""
         return await self._wave([channel for channel in await self._store.channels() if self._due(channel)], True)
 
     def _due(self, channel: Channel) -> bool:
-        if channel.mode != "daily" or channel.paused_reason is not None:
+        if channel.mode not in ("daily", "weekly") or channel.paused_reason is not None:
             return False
-        due = last_occurrence(channel.time, channel.tz, self._clock())
+        weekday = channel.weekday if channel.mode == "weekly" else None
+        due = last_occurrence(channel.time, channel.tz, self._clock(), weekday)
         return channel.last_run_at is None or channel.last_run_at < due
 
     async def run_instant(self) -> int:

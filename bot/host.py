@@ -1,7 +1,7 @@
 """The narrow face of the core that adapters see (`bot.adapter.Host`).
 
-Adapters get this instead of the whole core: they can run a command, list a channel's
-subscriptions for autocomplete, pace posts that are not digest parts, and pause a whole
+Adapters get this instead of the whole core: they can run a command, pass on a 👍/👎 click, list a
+channel's subscriptions for autocomplete, pace posts that are not digest parts, and pause a whole
 workspace that is gone. Nothing else of the store or the delivery is theirs to touch.
 """
 
@@ -50,6 +50,16 @@ class CoreHost:
             return await self._commands.handle(ctx, text)
         except Exception:
             log.exception("/%s %s failed in %s", ctx.command, text.partition(" ")[0][:40], ctx.key)
+            return Reply(SORRY, ok=False)
+
+    async def rate(self, ctx: CommandContext, paper_id: str, vote: int) -> Reply:
+        """A 👍/👎 button click; a failure inside is logged and answered with one apologetic line."""
+        if self._work.stopping:
+            return Reply(STOPPING, ok=False)
+        try:
+            return await self._commands.rate(ctx, paper_id, vote)
+        except Exception:
+            log.exception("rating %s in %s failed", paper_id[:40], ctx.key)
             return Reply(SORRY, ok=False)
 
     async def subscription_choices(self, key: ChannelKey) -> list[tuple[str, str]]:

@@ -19,9 +19,9 @@ from typing import NamedTuple
 
 from bot.gcpause import no_full_collections
 from bot.models import Paper, Reason
-from bot.query import TEXT_FIELDS, And, Has, Leaf, Node, Not, Or, Query, Term, Upvotes, tokens
+from bot.query import TEXT_FIELDS, And, Has, Leaf, Like, Node, Not, Or, Query, Term, Upvotes, tokens
 
-__all__ = ["Group", "Hit", "Matcher", "by_paper", "explain", "match_channels", "tokens"]
+__all__ = ["NO_LIKES", "Group", "Hit", "Likes", "Matcher", "by_paper", "explain", "match_channels", "tokens"]
 
 _COMPARE: dict[str, Callable[[int, int], bool]] = {
     ">=": operator.ge,
@@ -31,6 +31,24 @@ _COMPARE: dict[str, Callable[[int, int], bool]] = {
     "=": operator.eq,
 }
 _LINK = {"code": "github_repo", "project": "project_page"}
+
+
+class Likes(NamedTuple):
+    """What `like:` terms match in a batch of papers: (seed id, paper id, similarity) for every paper
+    similar enough to a seed (bot/similarity.py works them out per wave; hashable, so an index keeps it)."""
+
+    hits: tuple[tuple[str, str, float], ...] = ()
+
+    def similarity(self, seed: str, paper_id: str) -> float | None:
+        return _similarities(self).get((seed, paper_id))
+
+
+NO_LIKES = Likes()
+
+
+@lru_cache(maxsize=16)
+def _similarities(likes: Likes) -> dict[tuple[str, str], float]:
+    return {(seed, paper): similarity for seed, paper, similarity in likes.hits}
 
 
 @lru_cache(maxsize=8192)  # a day's papers are matched again at every poll, digest and preview
@@ -59,35 +77,37 @@ def _spaced(words: tuple[str, ...]) -> str:
     return f" {' '.join(words)} "
 
 
-def _holds(leaf: Leaf, paper: Paper, fields: dict[str, str]) -> bool:
+def _holds(leaf: Leaf, paper: Paper, fields: dict[str, str], likes: Likes) -> bool:
     if isinstance(leaf, Term):
         return any(_spaced(leaf.words) in fields[field] for field in leaf.fields)
     if isinstance(leaf, Upvotes):
         return _COMPARE[leaf.op](paper.upvotes, leaf.value)
+    if isinstance(leaf, Like):
+        return likes.similarity(leaf.paper_id, paper.id) is not None
     return bool(getattr(paper, _LINK[leaf.what]))
 
 
-def explain(query: Query, paper: Paper) -> tuple[str, ...] | None:
-    hits = _hits(query.root, paper, _fields(paper))
+def explain(query: Query, paper: Paper, likes: Likes = NO_LIKES) -> tuple[str, ...] | None:
+    hits = _hits(query.root, paper, _fields(paper), likes)
     return None if hits is None else tuple(dict.fromkeys(hits))
 
 
-def _hits(node: Node, paper: Paper, fields: dict[str, str]) -> list[str] | None:
+def _hits(node: Node, paper: Paper, fields: dict[str, str], likes: Likes) -> list[str] | None:
     """None when `node` is false; else the labels of the positive leaves that made it true."""
     if isinstance(node, Not):
-        return [] if _hits(node.child, paper, fields) is None else None
+        return [] if _hits(node.child, paper, fields, likes) is None else None
     if isinstance(node, And):
         found: list[str] = []
         for child in node.children:
-            more = _hits(child, paper, fields)
+            more = _hits(child, paper, fields, likes)
             if more is None:
                 return None
             found += more
         return found
     if isinstance(node, Or):
-        branches = [more for child in node.children if (more := _hits(child, paper, fields)) is not None]
+        branches = [more for child in node.children if (more := _hits(child, paper, fields, likes)) is not None]
         return [label for branch in branches for label in branch] if branches else None
-    return [node.label] if _holds(node, paper, fields) else None
+    return [node.label] if _holds(node, paper, fields, likes) else None
 
 
 class Group(NamedTuple):
@@ -118,13 +138,14 @@ def _bits(mask: int) -> list[int]:
 class Matcher:
     """All subscriptions against a batch of papers at once; per pair, the same answer as `explain`."""
 
-    def __init__(self, subscriptions: Iterable[tuple[int, Query]]) -> None:
+    def __init__(self, subscriptions: Iterable[tuple[int, Query]], likes: Likes = NO_LIKES) -> None:
         self._subscriptions = sorted(subscriptions, key=operator.itemgetter(0))
+        self._likes = likes
 
     @no_full_collections
     def hits(self, papers: Sequence[Paper]) -> list[Hit]:
         """The subscriptions that match any paper, by subscription id, with their matches grouped."""
-        return _index(tuple(papers)).hits(self._subscriptions)
+        return _index(tuple(papers), self._likes).hits(self._subscriptions)
 
     @no_full_collections
     def match(self, papers: Sequence[Paper]) -> dict[str, tuple[Reason, ...]]:
@@ -133,16 +154,16 @@ class Matcher:
 
 
 def match_channels(
-    channels: Mapping[int, Iterable[tuple[int, Query]]], papers: Sequence[Paper]
+    channels: Mapping[int, Iterable[tuple[int, Query]]], papers: Sequence[Paper], likes: Likes = NO_LIKES
 ) -> Iterator[tuple[int, dict[str, tuple[Reason, ...]]]]:
-    """(channel id, `Matcher(subscriptions).match(papers)`) for each channel, in one pass.
+    """(channel id, `Matcher(subscriptions, likes).match(papers)`) for each channel, in one pass.
 
     The index and each distinct query are worked out once for the whole wave instead of per
     channel. Channels come one at a time, so a wave never holds every channel's matches at once:
     freeing a hundred thousand of them in one go would stall the event loop. CPU-bound and
     synchronous: run it in `asyncio.to_thread`, under `no_full_collections`.
     """
-    index = _index(tuple(papers))
+    index = _index(tuple(papers), likes)
     for channel, subscriptions in channels.items():
         yield channel, by_paper(index.hits(sorted(subscriptions, key=operator.itemgetter(0))), papers)
 
@@ -163,8 +184,8 @@ def by_paper(hits: Iterable[Hit], papers: Sequence[Paper]) -> dict[str, tuple[Re
 
 
 @lru_cache(maxsize=4)  # delivery matches channel after channel, and previews run again, on the same papers
-def _index(papers: tuple[Paper, ...]) -> _Index:
-    return _Index(papers)
+def _index(papers: tuple[Paper, ...], likes: Likes) -> _Index:
+    return _Index(papers, likes)
 
 
 class _Index:
@@ -175,8 +196,9 @@ class _Index:
     cost a dictionary lookup. Threads may share an index: a race only computes a value twice.
     """
 
-    def __init__(self, papers: Sequence[Paper]) -> None:
+    def __init__(self, papers: Sequence[Paper], likes: Likes) -> None:
         self._papers = papers
+        self._likes = likes
         self._fields = [_fields(paper) for paper in papers]
         self._postings: dict[str, dict[str, int]] = {name: {} for name in TEXT_FIELDS}  # word -> mask
         for i, fields in enumerate(self._fields):
@@ -247,7 +269,7 @@ class _Index:
     def _mask(self, node: Node) -> int:
         """The papers matching `node`. `type() is`, terms first, beats isinstance: this runs per node per query."""
         kind = type(node)
-        if kind is not Term and kind is not Upvotes and kind is not Has:
+        if kind is not Term and kind is not Upvotes and kind is not Has and kind is not Like:
             if kind is And:
                 found = self._all
                 for child in node.children:  # type: ignore[union-attr]
@@ -272,7 +294,8 @@ class _Index:
             compare, value = _COMPARE[leaf.op], leaf.value
             return sum(1 << i for i, paper in enumerate(self._papers) if compare(paper.upvotes, value))
         if not isinstance(leaf, Term):
-            return sum(1 << i for i, paper in enumerate(self._papers) if _holds(leaf, paper, self._fields[i]))
+            likes = self._likes
+            return sum(1 << i for i, paper in enumerate(self._papers) if _holds(leaf, paper, self._fields[i], likes))
         first, *rest = leaf.words
         found = 0
         for field in leaf.fields:

@@ -12,6 +12,8 @@ from datetime import date
 
 HF = "https://huggingface.co"
 
+_PAPER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
+_ID_VERSION = re.compile(r"v\d+$")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 
 
@@ -79,6 +81,16 @@ def one_line(text: str) -> str:
     return " ".join(valid.split())
 
 
+def paper_id_of(text: str) -> str | None:
+    """The arXiv id in what a user typed or a button carries ("2410.18978", "2410.18978v2", or a
+    Hugging Face or arXiv link to it), without version; None when it is not one."""
+    text = text.strip().rstrip("/")
+    if "/" in text and text.lower().startswith(("http://", "https://", "huggingface.co/", "arxiv.org/")):
+        text = text.rsplit("/", 1)[1]
+    text = _ID_VERSION.sub("", text.removesuffix(".pdf")) if "." in text else text
+    return text if _PAPER_ID.fullmatch(text) else None
+
+
 def day_url(day: date) -> str:
     return f"{HF}/papers/date/{day.isoformat()}"
 
@@ -95,9 +107,16 @@ class ChannelKey:
         return f"{self.platform}:{self.workspace}:{self.channel}"
 
 
+SUGGESTED = -1  # the subscription id of a suggestion's reason: its query is the liked paper's id
+
+
 @dataclass(frozen=True, slots=True)
 class Reason:
-    """Why a paper is in a digest: the subscription and the words of it that hit."""
+    """Why a paper is in a digest: the subscription and the words of it that hit.
+
+    A suggestion ("also for you") has `subscription_id` SUGGESTED, the liked paper it resembles
+    as `query`, and the words they share.
+    """
 
     subscription_id: int
     query: str
@@ -117,10 +136,24 @@ class DigestItem:
         return tuple(seen)
 
     @property
+    def suggested(self) -> bool:
+        """Whether this is an "also for you" paper, matching no subscription."""
+        return any(r.subscription_id == SUGGESTED for r in self.reasons)
+
+    @property
+    def label(self) -> str:
+        """What every platform writes before `why`."""
+        return "Also for you" if self.suggested else "Matched"
+
+    @property
     def why(self) -> str:
         """Why it matched, as every platform shows it: the words that hit and the subscriptions,
-        e.g. "diffusion, video (#1, #3)"."""
+        e.g. "diffusion, video (#1, #3)"; for a suggestion the liked paper it resembles and the
+        words they share, e.g. "like 2410.18978, which this channel liked: world model, agents"."""
         words = ", ".join(filter(None, map(one_line, self.matched_words)))
+        if self.suggested:
+            liked = one_line(self.reasons[0].query)
+            return f"like {liked}, which this channel liked: {words}" if words else f"like {liked}, which this channel liked"
         subs = ", ".join(f"#{r.subscription_id}" for r in self.reasons if r.subscription_id)
         return f"{words} ({subs})" if words and subs else words or subs
 

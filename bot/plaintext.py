@@ -28,7 +28,7 @@ def render_item(number: int, item: DigestItem) -> str:
         f"{number}. {clean(paper.title)}  [{stats}]",
         f"   {clean(paper.short_authors())}",
         f"   {clean(paper.tldr)}",
-        f"   why: {clean(item.why)}",
+        f"   {'also for you' if item.suggested else 'why'}: {clean(item.why)}",
         "   " + "  ".join(f"{label}: {clean(url)}" for label, url in paper.links()),
     ]
     return "\n".join(lines)
@@ -36,7 +36,10 @@ def render_item(number: int, item: DigestItem) -> str:
 
 def render_digest(digest: Digest) -> str:
     lines = [f"== {clean(digest.title)} =="]
-    lines += [render_item(n, item) for n, item in enumerate(digest.items, start=1)]
+    for n, item in enumerate(digest.items, start=1):
+        if item.suggested and (n == 1 or not digest.items[n - 2].suggested):
+            lines.append("-- Also for you --")
+        lines.append(render_item(n, item))
     if digest.more:
         lines.append(f"... and {digest.more} more: {digest.more_url}")
     return "\n".join(lines)

@@ -6,6 +6,7 @@ Grammar (NOT binds tighter than AND, AND tighter than OR):
     all   := unary (["AND"] unary)*
     unary := ["-"] atom                 (the minus touches the atom)
     atom  := word | "phrase" | field:atom | "(" query ")" | upvotes:[op]N | has:code | has:project
+           | like:ARXIV_ID              (papers similar to that one, see bot/similarity.py)
 
 Words are normalised here, once per query, with the same `tokens` rule the matcher
 applies to papers, so matching is plain token comparison.
@@ -21,10 +22,11 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from bot.commandset import MIN_UPVOTES_LIMIT
+from bot.models import paper_id_of
 
 DEFAULT_FIELDS = ("title", "keyword", "abstract")  # the longest last: the matcher checks phrases in this order
 TEXT_FIELDS = ("title", "abstract", "author", "keyword")
-FIELDS = (*TEXT_FIELDS, "upvotes", "has")
+FIELDS = (*TEXT_FIELDS, "upvotes", "has", "like")
 HAS = ("code", "project")
 
 _WORD = re.compile(r"\w+")
@@ -34,7 +36,11 @@ _UPVOTES = re.compile(r"(>=|<=|>|<|=)?([0-9]+)")
 _OPEN_QUOTES = '"“”„'  # smart quotes too: phones and chat clients substitute them
 _CLOSE_QUOTE = re.compile('["“”]')
 _CHUNK = re.compile(r'[^\s()"“”„]+')
-_VALUES = {"upvotes": ("a number", "upvotes:>=20"), "has": ("code or project", "has:code")}  # what follows the colon
+_VALUES = {
+    "upvotes": ("a number", "upvotes:>=20"),
+    "has": ("code or project", "has:code"),
+    "like": ("an arXiv id", "like:2410.18978"),
+}  # what follows the colon
 _MAX_DEPTH = 20  # keeps the recursive parser far from Python's recursion limit
 
 
@@ -77,6 +83,14 @@ class Has:
 
 
 @dataclass(frozen=True, slots=True)
+class Like:
+    """Papers similar enough to the paper `paper_id` (the matcher is given the similarities)."""
+
+    label: str
+    paper_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Not:
     child: Node
 
@@ -91,7 +105,7 @@ class Or:
     children: tuple[Node, ...]  # never an Or: nested ORs are flattened
 
 
-Leaf = Term | Upvotes | Has
+Leaf = Term | Upvotes | Has | Like
 Node = Leaf | Not | And | Or
 
 
@@ -210,7 +224,7 @@ def _lex_atom(text: str, at: int, found: list[_Token], keywords: bool = False) -
     if name not in FIELDS:
         known = ", ".join(f"{f}:" for f in FIELDS[:-1]) + f" or {FIELDS[-1]}:"
         raise _fail(f"unknown field {_quoted(field[1] + ':')}", at, f"use {known}")
-    if not value and (name in ("upvotes", "has") or end == len(text) or text[end] not in "(" + _OPEN_QUOTES):
+    if not value and (name in ("upvotes", "has", "like") or end == len(text) or text[end] not in "(" + _OPEN_QUOTES):
         what, example = _VALUES.get(name, ('a word, a "phrase" or (a OR b)', f"{name}:agent"))
         raise _fail(_quoted(chunk), at, f"put {what} right after it, e.g. {example}")
     if name == "upvotes":
@@ -228,6 +242,12 @@ def _lex_atom(text: str, at: int, found: list[_Token], keywords: bool = False) -
         if value.lower() not in HAS:
             raise _fail(f"unknown {_quoted(chunk)}", at, "use has:code or has:project")
         found.append(_Token("leaf", at, end, leaf=Has(chunk, value.lower())))
+        return end
+    if name == "like":
+        paper_id = paper_id_of(value)
+        if paper_id is None:
+            raise _fail(f"bad paper id {_quoted(value)}", colon + 1, "use an arXiv id, e.g. like:2410.18978")
+        found.append(_Token("leaf", at, end, leaf=Like(f"like:{paper_id}", paper_id)))
         return end
     if value.startswith("-"):
         example = _short(f"-{field[1]}:{value[1:]}")
@@ -334,6 +354,21 @@ def _anchored(node: Node) -> bool:
 def _has_or(node: Node) -> bool:
     """Whether an OR stands outside every exclusion."""
     return isinstance(node, Or) or isinstance(node, And) and any(map(_has_or, node.children))
+
+
+def like_ids(query: Query) -> tuple[str, ...]:
+    """The papers the query's `like:` terms name, outside exclusions or in them, once each."""
+    return tuple(dict.fromkeys(_likes(query.root)))
+
+
+def _likes(node: Node) -> Iterator[str]:
+    if isinstance(node, (And, Or)):
+        for child in node.children:
+            yield from _likes(child)
+    elif isinstance(node, Not):
+        yield from _likes(node.child)
+    elif isinstance(node, Like):
+        yield node.paper_id
 
 
 def _positive_labels(node: Node) -> Iterator[str]:

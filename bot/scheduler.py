@@ -1,5 +1,5 @@
-"""APScheduler wiring: one poll job, one recovery job, and one daily job per distinct (time, time zone)
-of the channels.
+"""APScheduler wiring: one poll job, one recovery job, and one digest job per distinct (time, time zone,
+day of the week) of the channels: every day for daily channels, one day for weekly ones.
 
 A digest job runs every channel that is due as one wave (`Delivery.run_due`), so channels
 sharing a time are planned in one matcher pass. Jobs live in memory and are rebuilt at
@@ -24,8 +24,13 @@ _JOB_DEFAULTS = {"coalesce": True, "misfire_grace_time": 24 * 3600, "max_instanc
 
 
 def digest_trigger(channel: Channel) -> CronTrigger:
+    """Every day at the channel's time, or once a week on its day in weekly mode."""
     hour, minute = map(int, channel.time.split(":"))
-    return CronTrigger(hour=hour, minute=minute, timezone=ZoneInfo(channel.tz))
+    return CronTrigger(day_of_week=_day(channel), hour=hour, minute=minute, timezone=ZoneInfo(channel.tz))
+
+
+def _day(channel: Channel) -> str:
+    return channel.weekday[:3] if channel.mode == "weekly" else "*"
 
 
 def next_digest(channel: Channel, now: datetime) -> datetime | None:
@@ -47,9 +52,11 @@ class Scheduler:
         self._scheduler.add_job(recover, IntervalTrigger(seconds=recover_seconds), id="recover")
 
     def schedule(self, channel: Channel) -> None:
-        """Make sure a job fires at the channel's time, after its settings changed."""
-        job_id = f"digest-{channel.tz}-{channel.time}"
-        if channel.mode == "daily" and self._scheduler.get_job(job_id) is None:
+        """Make sure a job fires at the channel's time (and day, in weekly mode), after its settings changed."""
+        if channel.mode not in ("daily", "weekly"):
+            return
+        job_id = f"digest-{channel.tz}-{channel.time}-{_day(channel)}"
+        if self._scheduler.get_job(job_id) is None:
             self._scheduler.add_job(self._run_due, digest_trigger(channel), id=job_id)
 
     def start(self) -> None:

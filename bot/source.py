@@ -55,6 +55,11 @@ class Source(Protocol):
     def current_days(self, today: date) -> list[date]:
         """The days a poll should fetch now."""
 
+    async def fetch_paper(self, paper_id: str) -> Paper | None:
+        """One paper by its arXiv id, featured or not; None when the source does not know it.
+
+        Raises SourceError when the source cannot tell."""
+
     async def aclose(self) -> None:
         """Release connections; called once on shutdown."""
 
@@ -82,6 +87,7 @@ class HuggingFaceSource:
         )
         self._url = url
         self._deadline = deadline
+        self._papers_url = url.rstrip("/").rsplit("/", 1)[0] + "/papers"  # .../api/daily_papers -> .../api/papers
         self._host = httpx.URL(url).host or url
         self._attempts = max(1, attempts)
         self._sleep = sleep
@@ -106,31 +112,47 @@ class HuggingFaceSource:
     async def aclose(self) -> None:
         await self._client.aclose()
 
+    async def fetch_paper(self, paper_id: str) -> Paper | None:
+        """One paper by its arXiv id (`GET /api/papers/{id}`), daily list or not; None when unknown."""
+        if not _SAFE_ID.fullmatch(paper_id):
+            return None
+        data = await self._get(f"paper {paper_id}", f"{self._papers_url}/{paper_id}", {}, missing_ok=True)
+        return None if data is None else parse_paper(data, paper_id)
+
     async def _get_page(self, day: date, page: int) -> list[object]:
+        params = {"date": day.isoformat(), "limit": PAGE_SIZE, "p": page}
+        data = await self._get(str(day), self._url, params, page=f" page {page}")
+        assert isinstance(data, list)
+        return data
+
+    async def _get(
+        self, what: str, url: str, params: dict[str, object], missing_ok: bool = False, page: str = ""
+    ) -> object:
+        """The JSON at `url`, retried with backoff; `what` names it in errors, `page` too in the log."""
         attempt = 1
         while True:
             try:
-                return await self._request(day, page)
+                return await self._request(what, url, params, missing_ok)
             except _Transient as exc:
                 if attempt == self._attempts:
                     raise SourceError(
-                        f"{self._host} unreachable after {attempt} attempts for {day}: {exc}"
+                        f"{self._host} unreachable after {attempt} attempts for {what}: {exc}"
                     ) from None
                 delay = self._backoff.delay(attempt, exc.retry_after)
                 log.warning(
-                    "%s: %s for %s page %d (attempt %d/%d); retrying in %.1f s",
-                    self._host, exc, day, page, attempt, self._attempts, delay,
+                    "%s: %s for %s%s (attempt %d/%d); retrying in %.1f s",
+                    self._host, exc, what, page, attempt, self._attempts, delay,
                 )
                 await self._sleep(delay)
                 attempt += 1
 
-    async def _request(self, day: date, page: int) -> list[object]:
-        """One GET: the page, or _Transient for faults worth retrying, or SourceError for the rest."""
-        params = {"date": day.isoformat(), "limit": PAGE_SIZE, "p": page}
+    async def _request(self, what: str, url: str, params: dict[str, object], missing_ok: bool) -> object:
+        """One GET: the JSON (a list for a day, an object for a paper; None for a missing paper when
+        `missing_ok`), or _Transient for faults worth retrying, or SourceError for the rest."""
         try:
             async with asyncio.timeout(self._deadline):
-                async with self._client.stream("GET", self._url, params=params) as response:
-                    body = await self._body(response, day)
+                async with self._client.stream("GET", url, params=params) as response:  # type: ignore[arg-type]
+                    body = await self._body(response, what)
         except TimeoutError:
             raise _Transient(f"no complete answer within {self._deadline:g} s") from None
         except httpx.TimeoutException as exc:
@@ -140,27 +162,30 @@ class HuggingFaceSource:
         status = response.status_code
         if status == 429 or status >= 500:
             raise _Transient(f"HTTP {status}", parse_retry_after(response.headers.get("Retry-After")))
+        if missing_ok and status == 404:
+            return None
         if not response.is_success:
             text = " ".join(body.decode(errors="replace").split())[:200]
-            raise SourceError(f"{self._host} answered {status} for {day}: {text}")
+            raise SourceError(f"{self._host} answered {status} for {what}: {text}")
         try:
             data = json.loads(body)
         except RecursionError:
-            raise SourceError(f"{self._host} sent JSON nested too deep for {day}") from None
+            raise SourceError(f"{self._host} sent JSON nested too deep for {what}") from None
         except ValueError:
             raise _Transient("malformed JSON") from None  # the CDN sometimes truncates a body
-        if not isinstance(data, list):
-            raise _Transient(f"a JSON {type(data).__name__} instead of a list")
+        wanted = dict if missing_ok else list
+        if not isinstance(data, wanted):
+            raise _Transient(f"a JSON {type(data).__name__} instead of a {'object' if missing_ok else 'list'}")
         return data
 
-    async def _body(self, response: httpx.Response, day: date) -> bytes:
+    async def _body(self, response: httpx.Response, what: str) -> bytes:
         """The decompressed body, read no further than MAX_BODY_BYTES, so a bomb costs no memory."""
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.aiter_bytes():
             size += len(chunk)
             if size > MAX_BODY_BYTES:
-                raise SourceError(f"{self._host} sent more than {MAX_BODY_BYTES >> 20} MB for {day}")
+                raise SourceError(f"{self._host} sent more than {MAX_BODY_BYTES >> 20} MB for {what}")
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -192,6 +217,18 @@ class FileSource:
         if not file.exists():
             return []  # a day nobody recorded is an empty day, like a weekend
         return parse_items(await asyncio.to_thread(_load, file), day)
+
+    async def fetch_paper(self, paper_id: str) -> Paper | None:
+        """The paper from the recorded days that hold it, newest file first."""
+        if self._papers is not None:
+            return next((paper for paper in self._papers if paper.id == paper_id), None)
+        for file in sorted(self._path.glob("*.json"), reverse=True):
+            match = _ISO_DAY.fullmatch(file.stem)
+            if match:
+                found = [p for p in parse_items(await asyncio.to_thread(_load, file), _iso_day(match[0])) if p.id == paper_id]
+                if found:
+                    return found[0]
+        return None
 
     async def aclose(self) -> None:
         return None
@@ -248,6 +285,17 @@ def parse_items(data: object, day: date | None) -> list[Paper]:
         except _Skip as exc:
             log.warning("skipping paper %s: %s", paper_id, exc)
     return list(papers.values())
+
+
+def parse_paper(data: object, paper_id: str) -> Paper:
+    """A paper from `GET /api/papers/{id}` (the paper object itself, flat); its featured day, or its
+    arXiv day when it was never on the daily list. SourceError when it is not a usable paper."""
+    if not isinstance(data, dict):
+        raise SourceError(f"expected a JSON object for paper {paper_id}")
+    try:
+        return _paper(paper_id, data, {}, _iso_day(data.get("publishedAt")))
+    except _Skip as exc:
+        raise SourceError(f"paper {paper_id} cannot be read: {exc}") from None
 
 
 def _paper(paper_id: str, paper: dict[str, object], item: dict[str, object], day: date | None) -> Paper:

@@ -138,15 +138,20 @@ async def send(adapter: Adapter, key: ChannelKey, digest: Digest, outbox: Outbox
 
 
 class StubHost:
-    """A host for an adapter under test on its own: every command is answered "ok", nothing waits."""
+    """A host for an adapter under test on its own: every command is answered "ok", every click "rated"."""
 
     def __init__(self) -> None:
         self.commands: list[tuple[CommandContext, str]] = []
         self.gone: list[tuple[str, str, str]] = []  # (platform, workspace, reason) of each workspace_gone
+        self.ratings: list[tuple[CommandContext, str, int]] = []
 
     async def handle(self, ctx: CommandContext, text: str) -> Reply:
         self.commands.append((ctx, text))
         return Reply("ok")
+
+    async def rate(self, ctx: CommandContext, paper_id: str, vote: int) -> Reply:
+        self.ratings.append((ctx, paper_id, vote))
+        return Reply("rated")
 
     async def subscription_choices(self, key: ChannelKey) -> list[tuple[str, str]]:
         return []

@@ -96,3 +96,38 @@ def test_dotenv_file_is_read(tmp_path: Path) -> None:
     done = paperboy(tmp_path, "fetch")
     assert done.returncode == 1
     assert "PAPERBOY_POLL_MINUTES must be a whole number of minutes from 1 to 1440, got '0'" in done.stderr
+
+
+def test_console_ratings_reorder_the_digest_and_add_also_for_you(tmp_path: Path) -> None:
+    def digest_lines(out: str) -> list[str]:
+        digest = out[out.index("== Daily Papers") :].splitlines()
+        return [line for line in digest if line[:1].isdigit() or line.startswith(("==", "--", "   also"))]
+
+    for name in ("plain", "rated"):
+        (tmp_path / name).mkdir()
+    plain = paperboy(tmp_path / "plain", "run", stdin="/papers subscribe video\n/papers digest\n")
+    assert plain.returncode == 0, plain.stderr
+    before = digest_lines(plain.stdout)
+    assert before[0] == "== Daily Papers, Fri 21 Aug 2026: 3 papers for this channel =="
+    assert before[1].startswith("1. 4DAnyone")  # upvote order
+    assert "-- Also for you --" not in plain.stdout
+
+    script = "\n".join([
+        "/papers subscribe video",
+        "/papers like 2608.19880", "/papers like 2608.19799", "/papers like https://huggingface.co/papers/2608.18580",
+        "/papers taste",
+        "/papers digest",
+    ]) + "\n"
+    rated = paperboy(tmp_path / "rated", "run", stdin=script)
+    assert rated.returncode == 0, rated.stderr
+    out = rated.stdout
+    assert "👍 You liked 2608.18580 (FACET: Preserving Source Intent and Executable State in Terminal Task Synthesis)." in out
+    assert "3 ratings here: 3 papers liked, 0 disliked" in out and "Digests are ranked by this taste" in out
+    after = digest_lines(out)
+    assert after[0] == before[0]
+    titles = [[line.split(". ", 1)[1] for line in lines[1:4]] for lines in (before, after)]
+    assert sorted(titles[0]) == sorted(titles[1]) and titles[0] != titles[1]  # the same papers, reordered
+    assert titles[1][0].startswith("NARU")
+    assert after[4] == "-- Also for you --"
+    assert after[5].startswith("4. PolicyGuide")
+    assert after[6] == "   also for you: like 2608.19880, which this channel liked: llm agents, policy, domain, agent"

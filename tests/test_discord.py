@@ -223,7 +223,9 @@ async def test_mode_and_settings_choices_reach_the_core(bot: Bot) -> None:
     ]
     await bot.papers("subscribe", query="diffusion")
     listed = texts((await bot.papers("list")).ephemeral)[0]
-    assert "Delivery: as they appear; at most 5 papers a post; minimum upvotes 0." in listed
+    assert "Delivery: as they appear; at most 5 papers a post; minimum upvotes 0; up to 3 suggestions." in listed
+    weekly = await bot.papers("mode", mode="weekly", day="friday")
+    assert texts(weekly.ephemeral) == ["Mode set to weekly: one digest a week, every Friday at 09:00 UTC."]
 
 
 async def test_pause_shows_in_list_until_resume(bot: Bot) -> None:
@@ -559,3 +561,47 @@ async def test_status_explains_an_empty_day_to_anyone(bot: Bot) -> None:
     assert answer.startswith("Last fetch: Fri 21 Aug 07:00 UTC: 17 papers featured on 2026-08-21")
     assert "Papers featured on Fri 21 Aug 2026: 17, 0 delivered here." in answer
     assert "- 17 no subscription matched: EnvHarness: Awakening Static Worlds for Agent Learning;" in answer
+
+
+# Rating buttons
+
+
+async def click(fake: FakeDiscord, message: Json, custom_id: str, member: Member = ADA) -> str:
+    """Press a digest's button as a member; what the bot told them (privately)."""
+    interaction = await fake.click(GUILD, message, custom_id, member=member)
+    await fake.wait_for(lambda: interaction.callback_type is not None, WAIT)
+    assert interaction.callback_type == 4 and interaction.public == []
+    (answer,) = interaction.ephemeral
+    assert answer["flags"] & 64 and answer["allowed_mentions"] == {"parse": []}
+    return seen(answer["content"])
+
+
+async def test_digest_buttons_rate_papers_and_still_work_after_a_restart(
+    core: Core, fake: FakeDiscord, env: dict[str, str]
+) -> None:
+    adapter = create(env)
+    core.delivery.attach({"discord": adapter})
+    await core.poll()
+    task = await started(adapter, core, fake)
+    bot = Bot(core, adapter, fake)
+    await bot.papers("subscribe", query="agent")
+    await bot.papers("digest")
+    (message,) = fake.posts(CHANNEL)
+    rows = message["components"]
+    ids = [c["custom_id"] for row in rows for c in row["components"]]
+    assert len(rows) == 3 and ids[:4] == ["pb:+:2608.19880", "pb:-:2608.19880", "pb:+:2608.18580", "pb:-:2608.18580"]
+    assert [c["label"] for c in rows[0]["components"][:2]] == ["👍 2608.19880", "👎 2608.19880"]
+    assert all(len(i) <= 100 for i in ids)
+
+    said = await click(fake, message, "pb:+:2608.19880")
+    assert said.startswith("👍 You liked 2608.19880 (EnvHarness: Awakening Static Worlds for Agent Learning).")
+    assert (await click(fake, message, "pb:+:2608.19880")).startswith("Took back your rating of 2608.19880")
+    channel = await core.store.channel(KEY)
+    assert channel is not None and await core.store.ratings(channel.id) == []
+
+    await stopped(task)  # a restart: a new client, and the old message's buttons still answer
+    again = create(env)
+    task = await started(again, core, fake)
+    assert (await click(fake, message, "pb:-:2608.18580", member=BOB)).startswith("👎 You disliked 2608.18580")
+    assert await core.store.ratings(channel.id) == [("2608.18580", -1)]
+    await stopped(task)

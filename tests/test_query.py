@@ -120,7 +120,7 @@ def test_filters_alone_are_a_query() -> None:
         ("AND a", "AND at column 1: needs a term on each side, e.g. gan AND diffusion", 0),
         (
             "titel:agent",
-            'unknown field "titel:" at column 1: use title:, abstract:, author:, keyword:, upvotes: or has:',
+            'unknown field "titel:" at column 1: use title:, abstract:, author:, keyword:, upvotes:, has: or like:',
             0,
         ),
         ("upvotes:lots", 'bad upvotes value "lots" at column 9: use a number, e.g. upvotes:>=20', 8),
@@ -148,7 +148,7 @@ def test_what_the_user_wrote_is_echoed_on_one_short_line() -> None:
     assert str(error('a "\n\t"')) == '"" has no letters or digits at column 3: give a word to look for'
     assert str(error("a " + "x" * 40 + ":b")) == (
         'unknown field "xxxxxxxxxxxxxxxxxxxxxxxxxxxxx…" at column 3: '
-        "use title:, abstract:, author:, keyword:, upvotes: or has:"
+        "use title:, abstract:, author:, keyword:, upvotes:, has: or like:"
     )
 
 

@@ -35,3 +35,14 @@ def test_last_occurrence_is_at_or_before_now() -> None:
     assert last_occurrence("10:30", "Europe/Berlin", now) == datetime(2026, 8, 21, 8, 30, tzinfo=UTC)
     tokyo = last_occurrence("08:00", "Asia/Tokyo", datetime(2026, 8, 21, 0, 0, tzinfo=UTC))
     assert tokyo == datetime(2026, 8, 20, 23, 0, tzinfo=UTC)
+
+
+def test_weekly_digests_fall_on_the_channels_day() -> None:
+    from dataclasses import replace
+
+    friday = datetime(2026, 8, 21, 12, 0, tzinfo=UTC)  # a Friday
+    assert last_occurrence("09:00", "UTC", friday, "monday") == datetime(2026, 8, 17, 9, 0, tzinfo=UTC)
+    assert last_occurrence("09:00", "UTC", friday, "friday") == datetime(2026, 8, 21, 9, 0, tzinfo=UTC)
+    assert last_occurrence("13:00", "UTC", friday, "friday") == datetime(2026, 8, 14, 13, 0, tzinfo=UTC)
+    weekly = replace(channel("09:00", "UTC"), mode="weekly", weekday="wednesday")
+    assert next_digest(weekly, friday) == datetime(2026, 8, 26, 9, 0, tzinfo=UTC)

@@ -16,8 +16,8 @@ import pytest
 from adapters.slack import EVENTS_PATH, SlackAdapter
 from adapters.slack.config import SlackConfig
 from bot.core import Core
-from bot.models import CommandContext, Reply
-from tests.fakes.slack_api import FakeSlack, controls, shown, signed, slash_command
+from bot.models import ChannelKey, CommandContext, Reply
+from tests.fakes.slack_api import FakeSlack, block_action, controls, shown, signed, slash_command
 from tests.support import VirtualTime, running
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -48,6 +48,18 @@ class Workspace:
         url = f"http://127.0.0.1:{self.adapter.port}{EVENTS_PATH}"
         async with self.http.post(url, data=body, headers=headers) as answer:
             return answer.status, name
+
+    async def click(self, action_id: str, *, user: str | None = None, secret: str = SECRET) -> tuple[int, str]:
+        """Click a button of the channel's digest as Slack reports it (a signed block_actions form)."""
+        name = f"r{next(_names)}"
+        [digest] = [m for m in self.slack.posts(self.channel) if m.metadata]
+        fields = block_action(self.slack, action_id, channel=self.channel, user=user or self.ada,
+                              message_ts=digest.ts, reply_to=name)
+        body, headers = signed(secret, fields)
+        async with self.http.post(f"http://127.0.0.1:{self.adapter.port}{EVENTS_PATH}", data=body, headers=headers) as answer:
+            if answer.status == 200:
+                await self.slack.wait_for(lambda: any(r.name == name for r in self.slack.responses))
+            return answer.status, next((r.body["text"] for r in self.slack.responses if r.name == name), "")
 
     async def ask(self, text: str, **kwargs: Any) -> dict[str, Any]:
         """Run a command and return the (first) answer its caller sees."""
@@ -219,3 +231,32 @@ async def test_status_explains_an_empty_day(ws: Workspace) -> None:
     assert "Next digest: Fri 21 Aug 09:00 UTC." in answer
     assert "Papers featured on Fri 21 Aug 2026: 17, 0 delivered here." in answer
     assert "- 17 no subscription matched: EnvHarness: Awakening Static Worlds for Agent Learning;" in answer
+
+
+async def test_digest_buttons_rate_the_paper_for_the_clicker_only(core: Core, ws: Workspace) -> None:
+    await ws.says("subscribe agent")
+    await ws.says("digest")
+    [digest] = [m for m in ws.slack.posts(ws.channel) if m.metadata]
+    buttons = [e["action_id"] for b in digest.blocks if b["type"] == "actions" for e in b["elements"]]
+    assert buttons[:2] == ["pb:+:2608.19880", "pb:-:2608.19880"] and len(buttons) == 12
+    channel = await core.store.channel(ChannelKey("slack", ws.slack.team_id, ws.channel))
+    assert channel is not None
+
+    status, said = await ws.click("pb:+:2608.19880")
+    assert status == 200 and said.startswith("👍 You liked 2608.19880 (EnvHarness: Awakening Static Worlds")
+    assert await core.store.ratings(channel.id) == [("2608.19880", 1)]
+    _, said = await ws.click("pb:-:2608.19880", user=ws.bob)  # anyone may rate; each member has one rating
+    assert said.startswith("👎 You disliked 2608.19880")
+    _, said = await ws.click("pb:+:2608.19880")  # the same button again takes it back
+    assert said.startswith("Took back your rating of 2608.19880")
+    _, said = await ws.click("pb:-:2608.19880", user=ws.bob)
+    _, said = await ws.click("pb:+:2608.19880", user=ws.bob)  # the other button replaces it
+    assert said.startswith("👍 You liked 2608.19880")
+    assert await core.store.ratings(channel.id) == [("2608.19880", 1)]
+    assert all(r.body["response_type"] == "ephemeral" and r.body["replace_original"] is False
+               for r in ws.slack.responses if r.body.get("text", "").startswith(("👍", "👎", "Took")))
+    assert ws.notes() == [f"@{ws.ada} subscribed this channel to #1: agent"]  # nothing public
+
+    status, _ = await ws.click("pb:-:2608.19880", secret="forged")
+    assert status == 401
+    assert await core.store.ratings(channel.id) == [("2608.19880", 1)]

@@ -65,7 +65,7 @@ def assert_within_limits(message: SlackMessage) -> None:
 
 def _text_objects(block: dict[str, Any]) -> list[dict[str, Any]]:
     found = [block["text"]] if isinstance(block.get("text"), dict) else []
-    return found + [e for e in block.get("elements", []) if isinstance(e, dict) and "type" in e]
+    return found + [e for e in block.get("elements", []) if isinstance(e, dict) and e.get("type") in ("plain_text", "mrkdwn")]
 
 
 def test_limits_are_declared_as_data() -> None:
@@ -79,7 +79,16 @@ def test_digest_header_and_paper_as_a_reader_sees_them() -> None:
     digest = Digest("Daily Papers, Fri 21 Aug 2026: 6 papers for this channel", (item(top, "agent", "agents"),))
     [message] = render_digest(digest)
     assert_within_limits(message)
-    header, section = message.blocks
+    header, section, buttons = message.blocks
+    assert buttons == {
+        "type": "actions",
+        "elements": [
+            {"type": "button", "text": {"type": "plain_text", "text": "👍", "emoji": True},
+             "action_id": "pb:+:2608.19880", "value": "2608.19880"},
+            {"type": "button", "text": {"type": "plain_text", "text": "👎", "emoji": True},
+             "action_id": "pb:-:2608.19880", "value": "2608.19880"},
+        ],
+    }
     assert header == {"type": "header", "text": {"type": "plain_text", "text": digest.title, "emoji": False}}
     assert message.text == digest.title
     text = shown([section])

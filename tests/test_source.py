@@ -335,3 +335,32 @@ async def test_open_source(tmp_path: Path) -> None:
     missing = str(tmp_path / "nope")
     with pytest.raises(ValueError, match=f"PAPERBOY_SOURCE must be an http.*{missing} does not exist"):
         open_source(missing)
+
+
+async def test_fetch_paper_reads_one_paper_by_id_with_retries() -> None:
+    flat = recorded("api_samples.json")[0]["paper"]
+    handle, seen = scripted(
+        httpx.Response(503), httpx.Response(200, json=flat),  # a retried fault, then the paper
+        httpx.Response(404, json={"error": "Paper not found"}),
+    )
+    sleeps = Sleeps()
+    hf = source(handle, sleeps)
+    paper = await hf.fetch_paper("2608.20335")
+    assert paper is not None and paper.id == "2608.20335" and paper.title.startswith("4DAnyone")
+    assert seen[1].url == "https://huggingface.co/api/papers/2608.20335" and sleeps == [2.5]
+    assert await hf.fetch_paper("2608.99999") is None  # unknown: no error
+
+
+async def test_fetch_paper_gives_up_with_one_line_when_unreachable() -> None:
+    handle, _ = scripted(*[httpx.Response(500)] * 4)
+    with pytest.raises(SourceError, match=r"^huggingface.co unreachable after 4 attempts for paper 2608.20335: HTTP 500$"):
+        await source(handle).fetch_paper("2608.20335")
+
+
+async def test_file_source_finds_a_paper_in_its_recorded_days(tmp_path: Path) -> None:
+    for name in ("2024-10-25.json", "2026-08-21.json"):
+        shutil.copy(FIXTURES / name, tmp_path / name)
+    folder = FileSource(tmp_path)
+    assert (await folder.fetch_paper("2608.19880")).featured_day == DAY_2026  # type: ignore[union-attr]
+    assert await folder.fetch_paper("2608.99999") is None
+    assert (await FileSource(FIXTURES / "2026-08-21.json").fetch_paper("2608.19880")) is not None

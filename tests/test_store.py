@@ -132,6 +132,17 @@ async def test_a_dead_workers_open_digest_is_resumed_once_its_lease_ran_out(
     assert channel is not None and channel.last_run_at is not None  # its daily run is done
 
 
+async def test_a_dead_workers_claims_on_idle_channels_are_handed_back(two: tuple[Core, Core], clock: VirtualTime) -> None:
+    dying, survivor = two
+    await dying.fetch([AUG21])
+    channel_ids = await subscribe(dying, 3, clock())
+    assert await dying.store.claim(channel_ids) == channel_ids  # it dies holding them, with nothing to do
+    clock.advance(seconds=301)
+    assert await survivor.store.stale_claims() == channel_ids
+    assert await survivor.delivery.recover() == 0
+    assert await survivor.store.stale_claims() == []
+
+
 async def test_shared_rate_slots_space_posts_across_workers(postgres_db: str, clock: VirtualTime) -> None:
     rates = [Rate("bot", 50, 1.0), Rate("channel", 5, 5.0)]
     stores = [await Store.open(postgres_db, clock), await Store.open(postgres_db, clock)]

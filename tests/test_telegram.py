@@ -299,3 +299,33 @@ async def test_close_stops_polling_and_confirms_the_updates(core: Core, telegram
         await asyncio.sleep(0)
     assert [m for m, _ in telegram.calls].count("getUpdates") == last
     assert telegram.unconfirmed() == []
+
+
+# Rating buttons
+
+
+async def test_digest_buttons_rate_papers_and_answer_the_presser_alone(core: Core, telegram: FakeTelegram,
+                                                                       clock: VirtualTime) -> None:
+    async with running(core, adapter_for(telegram, clock)):
+        await ask(telegram, GROUP, ADA, "/papers subscribe agent")
+        await ask(telegram, GROUP, ADA, "/papers digest")
+        [digest] = [m for m in telegram.messages[GROUP] if m.keyboard]
+        assert digest.keyboard[0] == [
+            {"text": "👍 1", "callback_data": "pb:+:2608.19880"},
+            {"text": "👎 1", "callback_data": "pb:-:2608.19880"},
+        ]
+        assert len(digest.keyboard) == 6
+        sent = len(telegram.messages[GROUP])
+
+        async def press(user: object, data: str) -> str:
+            query = telegram.press(GROUP, user, digest, data)  # type: ignore[arg-type]
+            await telegram.wait_for(lambda: query in telegram.answers)
+            return str(telegram.answers[query].get("text", ""))
+
+        assert (await press(BOB, "pb:+:2608.19880")).startswith("👍 You liked 2608.19880 (EnvHarness")
+        assert (await press(BOB, "pb:-:2608.19880")).startswith("👎 You disliked 2608.19880")
+        assert (await press(BOB, "pb:-:2608.19880")).startswith("Took back your rating of 2608.19880")
+        assert (await press(ADA, "pb:-:2608.18580")).startswith("👎 You disliked 2608.18580")
+        channel = await core.store.channel(channel_key(GROUP))
+        assert channel is not None and await core.store.ratings(channel.id) == [("2608.18580", -1)]
+        assert len(telegram.messages[GROUP]) == sent  # nothing posted in the group

@@ -116,6 +116,7 @@ def drill(server: PostgresServer, tmp_path: Path, strike: Callable[[list[subproc
         strike(running)
         until(lambda: len({line[0] for line in lines(posts)}) >= CHANNELS, "every channel posted")
         until(lambda: asyncio.run(ledger(url))["ran"] == CHANNELS, "every daily run recorded")
+        until(lambda: asyncio.run(ledger(url))["claimed"] == 0, "the stopped worker's claims taken over and handed back")
         assert [p.poll() for p in running].count(None) >= WORKERS - 1  # the others kept going
     finally:
         for process in running:  # a clean stop hands back the claims a worker holds at that moment

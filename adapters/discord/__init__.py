@@ -1,4 +1,4 @@
-"""The Discord adapter: `/papers` slash commands in, digests out as embeds (discord.py).
+"""The Discord adapter: `/papers` slash commands in, digests out as embeds with 👍/👎 buttons (discord.py).
 
 It needs no privileged intent: commands arrive as interactions over the gateway and
 digests go out over REST, so a digest can be sent as soon as the token is accepted. The
@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 import discord
 
+from adapters.discord.buttons import rate_button, rating_view
 from adapters.discord.commands import PapersTree, papers_group
 from adapters.discord.config import DiscordConfig, invite_url
 from adapters.discord.guard import InvalidRequests
@@ -79,6 +80,7 @@ class DiscordAdapter:
         self._ready_by: float | None = None
 
     async def run(self, host: Host) -> None:
+        self.client.add_dynamic_items(rate_button(host))
         if self._config.guild_ids:
             self._tree.add_command(papers_group(host), guilds=[discord.Object(g) for g in self._config.guild_ids])
         else:
@@ -160,17 +162,22 @@ class DiscordAdapter:
             raise SendFailed(f"{self._guard.count()} invalid requests to Discord in 10 minutes; waiting")
         channel = self.client.get_partial_messageable(int(key.channel), guild_id=int(key.workspace))
         message = with_key(message, part_key)
+        view = rating_view(message.buttons) if message.buttons else None
         try:
             sent = await channel.send(
                 message.content,
                 embeds=list(message.embeds),
                 nonce=part_key,
                 allowed_mentions=NO_MENTIONS,
+                view=view or discord.utils.MISSING,
             )
         except discord.HTTPException as err:
             raise await self._fault(err) from err
         except (aiohttp.ClientError, OSError, TimeoutError) as err:
             raise SendFailed(f"could not reach Discord: {err!r}", uncertain=True) from err
+        finally:
+            if view is not None:
+                view.stop()  # clicks reach the dynamic item by custom id: keep no view per message in memory
         return str(sent.id)
 
     async def find(self, key: ChannelKey, part_keys: Sequence[str], reply_to: str | None) -> dict[str, str]:

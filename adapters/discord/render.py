@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import discord
 
-from bot.adapter import PlatformLimits
+from bot.adapter import PlatformLimits, rate_id
 from bot.models import Digest, DigestItem, Reply
 from bot.packing import chunk_lines, pack
 from bot.pacing import Rate
@@ -38,10 +38,18 @@ _SAFE_URL = re.compile(r"https?://[^\s<>()\[\]\"'`\\]+")
 
 @dataclass(frozen=True, slots=True)
 class Part:
-    """One Discord message: text and up to ten embeds."""
+    """One Discord message: text, up to ten embeds, and a 👍/👎 pair per paper as (custom id, label)."""
 
     content: str | None
     embeds: tuple[discord.Embed, ...] = ()
+    buttons: tuple[tuple[str, str], ...] = ()
+
+
+def rating_buttons(item: DigestItem) -> tuple[tuple[str, str], ...]:
+    """The paper's 👍 and 👎 (labelled with its arXiv id, as its embed's footer shows it), or none."""
+    found = [(custom_id, f"{mark} {item.paper.id}") for mark, vote in (("👍", 1), ("👎", -1))
+             if (custom_id := rate_id(vote, item.paper.id))]
+    return tuple(found) if len(found) == 2 else ()
 
 
 def escape(text: str) -> str:
@@ -75,7 +83,7 @@ def paper_embed(item: DigestItem) -> discord.Embed:
         ("Authors", _line(paper.short_authors(), TITLE_CHARS), False),
         ("Upvotes", f"▲ {paper.upvotes:,}", True),
         ("GitHub stars", f"★ {paper.github_stars:,}" if paper.github_stars else "", True),
-        ("Matched", _line(item.why, FIELD_CHARS), False),
+        (item.label, _line(item.why, FIELD_CHARS), False),
     ]
     for name, value, inline in fields:
         if value:  # Discord refuses an empty field
@@ -84,32 +92,36 @@ def paper_embed(item: DigestItem) -> discord.Embed:
     return embed
 
 
-def _pack(embeds: Sequence[discord.Embed], room: int = 0) -> list[tuple[discord.Embed, ...]]:
-    """Consecutive embeds grouped into messages of at most 10 embeds and 6,000 characters (less `room`)."""
-    groups = pack(embeds, most=LIMITS.items_per_message, size_limit=LIMITS.chars_per_message - room, size=len)
+def _pack(embeds: Sequence[discord.Embed]) -> list[tuple[discord.Embed, ...]]:
+    """Consecutive embeds grouped into messages of at most 10 embeds and 6,000 characters."""
+    groups = pack(embeds, most=LIMITS.items_per_message, size_limit=LIMITS.chars_per_message, size=len)
     return [tuple(group) for group in groups]
 
 
 def digest_parts(digest: Digest) -> list[Part]:
-    """The digest as messages: a bold title, then the papers' embeds; "and N more" closes it."""
-    groups = _pack([paper_embed(item) for item in digest.items], KEY_ROOM) or [()]
+    """The digest as messages: a bold title, then the papers' embeds with their buttons; "and N more" closes it."""
+    pairs = [(paper_embed(item), rating_buttons(item)) for item in digest.items]
+    packed = pack(pairs, most=LIMITS.items_per_message, size_limit=LIMITS.chars_per_message - KEY_ROOM,
+                  size=lambda pair: len(pair[0])) or [[]]
+    groups = [tuple(embed for embed, _ in group) for group in packed]
+    buttons = [tuple(button for _, pair in group for button in pair) for group in packed]
     contents: list[str | None] = [f"**{_line(digest.title, 300)}**"] + [None] * (len(groups) - 1)
     if digest.more:
         more = f"…and {digest.more} more"
         if digest.more_url and (url := _url(digest.more_url)):
             more += f": <{url}>"  # angle brackets: a link without a preview embed
         contents[-1] = "\n".join(filter(None, [contents[-1], more]))
-    return [Part(content, group) for content, group in zip(contents, groups, strict=True)]
+    return [Part(content, group, pressed) for content, group, pressed in zip(contents, groups, buttons, strict=True)]
 
 
 def with_key(part: Part, key: str) -> Part:
     """The part carrying its delivery key where it survives in the channel's history: the last
     embed's footer (or the text, for a part without embeds). The nonce is not kept by Discord."""
     if not part.embeds:
-        return Part("\n".join(filter(None, [part.content, f"-# {key}"])), part.embeds)
+        return replace(part, content="\n".join(filter(None, [part.content, f"-# {key}"])))
     last = part.embeds[-1].copy()
     last.set_footer(text=f"{last.footer.text or ''} · {key}")
-    return Part(part.content, (*part.embeds[:-1], last))
+    return replace(part, embeds=(*part.embeds[:-1], last))
 
 
 def key_of(message: dict[str, object]) -> str | None:

@@ -1,4 +1,4 @@
-"""Slack: `/papers` in any channel, and digests in Block Kit, through slack-bolt's `AsyncApp`.
+"""Slack: `/papers` in any channel, digests in Block Kit with 👍/👎 buttons, through slack-bolt's `AsyncApp`.
 
 Socket Mode when SLACK_APP_TOKEN is set (no public URL needed), else HTTP mode on PORT
 at /slack/events, where bolt checks every request's signature. A refused token stops
@@ -31,7 +31,7 @@ from adapters.slack.config import SlackConfig
 from adapters.slack.pacing import WORKSPACE_PER_MINUTE, RetryAfter, rates
 from adapters.slack.post import Poster, TokenRefused, checked
 from adapters.slack.render import LIMITS, SlackMessage, render_digest
-from bot.adapter import AdapterStopped, ChannelGone, Host, SendFailed
+from bot.adapter import RATE_PREFIX, AdapterStopped, ChannelGone, Host, SendFailed
 from bot.backoff import Backoff
 from bot.models import ChannelKey, Digest
 from bot.pacing import REAL_TIME, Timing
@@ -169,6 +169,7 @@ class SlackAdapter:
         )
         command = SlashCommand(host, self.config, bot_name, self._give_up)
         app.command(f"/{self.config.command}")(command.handle)
+        app.action(re.compile(f"^{re.escape(RATE_PREFIX)}"))(command.rate)
         connected = await (self._open_socket(app, client) if self.config.socket_mode else self._listen(app, host))
         return f"connected to {found.get('team') or team} ({team}) as @{bot_name}" if connected else None
 
@@ -196,6 +197,7 @@ class SlackAdapter:
         self._workspaces.listen(app, host)
         command = SlashCommand(host, self.config, "paperboy", self._refused_in_workspace)  # the manifest's bot name
         app.command(f"/{self.config.command}")(command.handle)
+        app.action(re.compile(f"^{re.escape(RATE_PREFIX)}"))(command.rate)
         connected = await self._listen(app, host)
         return "serving the workspaces that install it at /slack/install" if connected else None
 

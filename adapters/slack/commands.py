@@ -1,4 +1,5 @@
-"""The slash command: acknowledge at once, run it in the core, answer the caller, note channel changes.
+"""The slash command and the rating buttons: acknowledge at once, run it in the core, answer the
+caller, note channel changes.
 
 Slack gives up on a command after 3 seconds, and the database or the start-up catch-up
 can take longer, so the ack comes before anything else and the answer follows through
@@ -21,7 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.config import SlackConfig
 from adapters.slack.post import Poster, checked
 from adapters.slack.render import render_note, render_reply
-from bot.adapter import AdapterStopped, ChannelGone, Host, SendFailed
+from bot.adapter import AdapterStopped, ChannelGone, Host, SendFailed, parse_rate_id
 from bot.models import ChannelKey, CommandContext
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,26 @@ class SlashCommand:
                 await respond(text=message.text, blocks=list(message.blocks), response_type="ephemeral")
             except (aiohttp.ClientError, TimeoutError) as err:
                 log.warning("Slack: could not answer /%s in %s: %s", self._config.command, channel, err)
+
+    async def rate(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        """The listener of a digest's 👍/👎 buttons (`block_actions`): rate, and tell the clicker only."""
+        await ack()
+        user = body.get("user") or {}
+        actions = body.get("actions") or [{}]
+        found = parse_rate_id(str(actions[0].get("action_id", "")))
+        team = str((body.get("team") or {}).get("id") or user.get("team_id", ""))
+        channel = str((body.get("channel") or {}).get("id", ""))
+        if found is None or not channel:
+            return
+        ctx = CommandContext(
+            ChannelKey("slack", team, channel), str(user.get("id", "")),
+            user_name=user.get("username") or user.get("name") or None, command=self._config.command,
+        )
+        reply = await self._host.rate(ctx, found[1], found[0])
+        try:
+            await respond(text=reply.text, response_type="ephemeral", replace_original=False)
+        except (aiohttp.ClientError, TimeoutError) as err:
+            log.warning("Slack: could not confirm a rating in %s: %s", channel, err)
 
     async def _can_manage(self, client: AsyncWebClient, user: str) -> bool:
         """Everyone may, unless SLACK_ADMINS_ONLY: then workspace admins and owners

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
     Block,
+    ButtonElement,
     ContextBlock,
     HeaderBlock,
     MarkdownTextObject,
@@ -23,7 +25,7 @@ from slack_sdk.models.blocks import (
 )
 
 from adapters.slack.pacing import rates
-from bot.adapter import PlatformLimits
+from bot.adapter import PlatformLimits, rate_id
 from bot.models import Digest, DigestItem, Reply, one_line
 from bot.packing import chunk_lines, pack
 from bot.text import clip, plural
@@ -32,8 +34,9 @@ MAX_BLOCKS = 50
 SECTION_CHARS = 3000
 HEADER_CHARS = 150
 MESSAGE_CHARS = 12_000  # msg_blocks_too_long comes at about this many; counted as the blocks' JSON
+# A digest's paper is two blocks (its section and its 👍/👎 buttons), and a message has a header.
 LIMITS = PlatformLimits(
-    text_chars=SECTION_CHARS, items_per_message=MAX_BLOCKS - 2, chars_per_message=MESSAGE_CHARS, rates=rates()
+    text_chars=SECTION_CHARS, items_per_message=MAX_BLOCKS // 2 - 1, chars_per_message=MESSAGE_CHARS, rates=rates()
 )
 
 # Budgets per field, in escaped characters, so one paper's section stays far below 3,000.
@@ -95,7 +98,7 @@ def paper_text(number: int, item: DigestItem) -> str:
     if tldr := one_line(paper.tldr):
         lines.append(escape(tldr, TLDR_CHARS))
     if why := item.why:
-        lines.append(f"Matched: {escape(why, WORDS_CHARS)}")
+        lines.append(f"{item.label}: {escape(why, WORDS_CHARS)}")
     links = [found for label, url in paper.links() if (found := link(url, label))]
     if links:
         lines.append(" · ".join(links))
@@ -106,13 +109,32 @@ def paper_block(number: int, item: DigestItem) -> JSON:
     return SectionBlock(text=_mrkdwn(paper_text(number, item))).to_dict()
 
 
+def rating_block(item: DigestItem) -> list[JSON]:
+    """The paper's 👍 and 👎 buttons (an `actions` block); none when its id cannot ride in a button."""
+    ids = [(label, found) for label, vote in (("👍", 1), ("👎", -1)) if (found := rate_id(vote, item.paper.id))]
+    if len(ids) < 2:
+        return []
+    buttons = [ButtonElement(text=PlainTextObject(text=label, emoji=True), action_id=found, value=item.paper.id)
+               for label, found in ids]
+    return _blocks(ActionsBlock(elements=buttons))
+
+
 def pack_blocks(blocks: Iterable[JSON]) -> list[list[JSON]]:
     """Blocks split, in order, into as few messages as Slack's per-message limits allow.
 
     Size is counted as the blocks' JSON, a little more than the text Slack counts.
     """
-    return pack(blocks, most=MAX_BLOCKS, size_limit=MESSAGE_CHARS, start=2,
-                size=lambda block: len(json.dumps(block, ensure_ascii=False)) + 2) or [[]]
+    return pack_units([[block] for block in blocks], MAX_BLOCKS)
+
+
+def pack_units(units: Iterable[list[JSON]], most: int = MAX_BLOCKS // 2) -> list[list[JSON]]:
+    """Like `pack_blocks`, for runs of up to two blocks that stay in one message (a paper and its buttons)."""
+
+    def size(unit: list[JSON]) -> int:
+        return sum(len(json.dumps(block, ensure_ascii=False)) + 2 for block in unit)
+
+    groups = pack(units, most=most, size_limit=MESSAGE_CHARS, start=2, size=size)
+    return [[block for unit in group for block in unit] for group in groups] or [[]]
 
 
 def _blocks(*blocks: Block) -> list[JSON]:
@@ -126,13 +148,13 @@ def render_digest(digest: Digest) -> list[SlackMessage]:
     """
     title = one_line(digest.title) or "Daily Papers"
     header = _blocks(HeaderBlock(text=PlainTextObject(text=clip(title, HEADER_CHARS), emoji=False)))
-    body = [paper_block(n, item) for n, item in enumerate(digest.items, start=1)]
+    body = [[paper_block(n, item), *rating_block(item)] for n, item in enumerate(digest.items, start=1)]
     tail: list[JSON] = []
     if digest.more:
         more = f"…and {digest.more:,} more {'match' if digest.more == 1 else 'matches'}"
         where = link(digest.more_url, "on Hugging Face Daily Papers") if digest.more_url else None
         tail = _blocks(ContextBlock(elements=[_mrkdwn(f"{more} {where}" if where else more)]))
-    parts = pack_blocks([*header, *body, *tail])
+    parts = pack_units([header, *body, *([tail] if tail else [])])
     fallback = escape(title, HEADER_CHARS)
     if len(parts) == 1:
         return [SlackMessage(fallback, tuple(parts[0]))]

@@ -15,16 +15,23 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
-from telegram import BotCommand, LinkPreviewOptions, ReplyParameters
+from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken, RetryAfter, TelegramError
-from telegram.ext import Application, ApplicationBuilder, CommandHandler, ContextTypes, filters
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    filters,
+)
 
-from adapters.telegram.commands import COMMAND, DESCRIPTION, PapersCommand
+from adapters.telegram.commands import COMMAND, DESCRIPTION, PapersCommand, RateButton
 from adapters.telegram.config import TelegramConfig
 from adapters.telegram.faults import REFUSED, fault, retry_after
-from adapters.telegram.render import LIMITS, digest_parts
-from bot.adapter import AdapterStopped, Host, SendFailed
+from adapters.telegram.render import LIMITS, Message, digest_messages
+from bot.adapter import RATE_ID, AdapterStopped, Host, SendFailed
 from bot.backoff import Backoff
 from bot.models import ChannelKey, Digest
 from bot.pacing import REAL_TIME, Timing
@@ -118,6 +125,7 @@ class TelegramAdapter:
         """Check the token, register the command menu, make sure no webhook holds the updates; False if refused."""
         command = PapersCommand(host, self.send, self.give_up)
         self.app.add_handler(CommandHandler(COMMAND, command, filters=filters.UpdateType.MESSAGE))
+        self.app.add_handler(CallbackQueryHandler(RateButton(host), pattern=RATE_ID))
         self.app.add_error_handler(self._on_error)
         bot = self.app.bot
         try:
@@ -153,7 +161,7 @@ class TelegramAdapter:
         while True:
             try:
                 updates = await bot.get_updates(
-                    offset=self._offset, timeout=self._poll_seconds, allowed_updates=["message"]
+                    offset=self._offset, timeout=self._poll_seconds, allowed_updates=["message", "callback_query"]
                 )
             except InvalidToken:
                 self.give_up(REFUSED)
@@ -189,8 +197,12 @@ class TelegramAdapter:
 
     # Posting
 
-    async def send(self, chat_id: int, text: str, reply_to: int | None) -> str:
-        """Post one HTML message, as a reply when `reply_to` is given; its message id.
+    async def send(
+        self, chat_id: int, text: str, reply_to: int | None,
+        keyboard: tuple[tuple[tuple[str, str], ...], ...] = (),
+    ) -> str:
+        """Post one HTML message, as a reply when `reply_to` is given, with an inline keyboard of
+        (label, callback data) rows when given; its message id.
 
         Raises ChannelGone, AdapterStopped (and stops this adapter) or SendFailed.
         """
@@ -201,6 +213,9 @@ class TelegramAdapter:
                 parse_mode=ParseMode.HTML,
                 link_preview_options=NO_PREVIEW,
                 reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None,
+                reply_markup=InlineKeyboardMarkup(
+                    [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in keyboard]
+                ) if keyboard else None,
             )
         except TelegramError as err:
             failed = fault(err)
@@ -209,12 +224,12 @@ class TelegramAdapter:
             raise failed from err
         return str(sent.message_id)
 
-    def render_digest(self, digest: Digest) -> Sequence[str]:
-        return digest_parts(digest)
+    def render_digest(self, digest: Digest) -> Sequence[Message]:
+        return digest_messages(digest)
 
-    async def post(self, key: ChannelKey, message: str, part_key: str, reply_to: str | None) -> str:
+    async def post(self, key: ChannelKey, message: Message, part_key: str, reply_to: str | None) -> str:
         await self._ready()
-        return await self.send(int(key.channel), message, int(reply_to) if reply_to else None)
+        return await self.send(int(key.channel), message.text, int(reply_to) if reply_to else None, message.keyboard)
 
     async def find(self, key: ChannelKey, part_keys: Sequence[str], reply_to: str | None) -> dict[str, str]:
         """Never called (`verifies_sends` is False): a bot cannot read a chat's history."""

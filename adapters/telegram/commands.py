@@ -1,4 +1,4 @@
-"""`/papers ...` in a Telegram chat: ask the core, answer with a reply to the command message.
+"""`/papers ...` in a Telegram chat, and a digest's 👍/👎 buttons: ask the core, answer the sender.
 
 The words after `/papers` (or `/papers@botname`) go to the core as typed, so the
 subcommands, their checks and the help come from the core's command table. In a group
@@ -12,14 +12,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from telegram import Message, Update
+from telegram import Message, Update, User
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from adapters.telegram.faults import fault
 from adapters.telegram.render import reply_parts
-from bot.adapter import AdapterStopped, ChannelGone, Host, SendFailed
+from bot.adapter import AdapterStopped, ChannelGone, Host, SendFailed, parse_rate_id
 from bot.commandset import COMMANDS
 from bot.models import ChannelKey, CommandContext
 
@@ -32,6 +32,7 @@ WORKSPACE = "telegram"  # chat ids are unique across Telegram: one namespace
 MANAGERS = (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
 
 Send = Callable[[int, str, int | None], Awaitable[str]]
+ANSWER_CHARS = 200  # the most text answerCallbackQuery shows
 
 
 def channel_key(chat_id: int) -> ChannelKey:
@@ -100,3 +101,29 @@ class PapersCommand:
                         message.from_user.id, chat.id, failed)
             return False
         return member.status in MANAGERS
+
+
+class RateButton:
+    """The `CallbackQueryHandler` callback of a digest's 👍/👎: rate, and tell the clicker alone
+    (answerCallbackQuery shows a short notice to the one who pressed)."""
+
+    def __init__(self, host: Host) -> None:
+        self._host = host
+
+    async def __call__(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        found = parse_rate_id(query.data or "")
+        chat = query.message.chat if query.message is not None else None
+        if found is None or chat is None:
+            await query.answer()
+            return
+        user: User = query.from_user
+        ctx = CommandContext(channel_key(chat.id), str(user.id), user_name=user.full_name, command=COMMAND)
+        reply = await self._host.rate(ctx, found[1], found[0])
+        text = reply.text if len(reply.text) <= ANSWER_CHARS else reply.text[: ANSWER_CHARS - 1] + "…"
+        try:
+            await query.answer(text)
+        except TelegramError as err:
+            log.warning("Telegram: could not confirm a rating in %s: %s", ctx.key, fault(err))

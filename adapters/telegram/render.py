@@ -20,8 +20,9 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from bot.adapter import PlatformLimits
+from bot.adapter import PlatformLimits, rate_id
 from bot.models import Digest, DigestItem, Reply, one_line
 from bot.pacing import Rate
 from bot.packing import pack
@@ -49,6 +50,21 @@ PART_MARK = " (99/99)"  # room kept in every header for a later part's number
 
 WORD_JOINER = "\u2060"
 _SAFE_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::\d+)?(?:/[^\s<>\"'`\\]*)?")
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One digest message: its HTML, and an inline keyboard row (👍, 👎) per paper as (label, callback data)."""
+
+    text: str
+    keyboard: tuple[tuple[tuple[str, str], ...], ...] = ()
+
+
+def rating_row(number: int, item: DigestItem) -> tuple[tuple[str, str], ...]:
+    """The paper's 👍 and 👎, numbered like the paper in the text; none when its id cannot ride along."""
+    found = [(f"{mark} {number}", data) for mark, vote in (("👍", 1), ("👎", -1))
+             if (data := rate_id(vote, item.paper.id))]
+    return tuple(found) if len(found) == 2 else ()
 
 
 def size(text: str) -> int:
@@ -85,7 +101,7 @@ def paper_html(number: int, item: DigestItem) -> str:
     if tldr := escape(paper.tldr, TLDR_CHARS):
         lines.append(tldr)
     if why := escape(item.why, WHY_CHARS):
-        lines.append(f"Matched: <i>{why}</i>")
+        lines.append(f"{item.label}: <i>{why}</i>")
     links = [found for label, url in paper.links()[1:] if (found := link(url, label))]
     if links:
         lines.append(" · ".join(links))
@@ -106,7 +122,12 @@ def _pack(pieces: Sequence[str], start: int) -> list[list[str]]:
 
 
 def digest_parts(digest: Digest) -> list[str]:
-    """The digest as messages: a bold header, the papers, "and N more" at the end.
+    """The digest's messages as HTML (see `digest_messages`)."""
+    return [message.text for message in digest_messages(digest)]
+
+
+def digest_messages(digest: Digest) -> list[Message]:
+    """The digest as messages: a bold header, the papers with their buttons, "and N more" at the end.
 
     Later parts repeat the header with their number, so each still says what it is when it
     stands alone (its reply to the first part is dropped when that part is unconfirmed).
@@ -114,13 +135,16 @@ def digest_parts(digest: Digest) -> list[str]:
     title = escape(digest.title, HEADER_CHARS) or "Daily Papers"
     tail = _more(digest)
     start = size(f"<b>{title}{PART_MARK}</b>") + (size(tail) + 2 if tail else 0)
-    groups = _pack([paper_html(n, item) for n, item in enumerate(digest.items, start=1)], start) or [[]]
+    pieces = [(paper_html(n, item), rating_row(n, item)) for n, item in enumerate(digest.items, start=1)]
+    groups = pack(pieces, most=LIMITS.items_per_message, size_limit=MESSAGE_CHARS, start=start,
+                  size=lambda piece: size(piece[0]) + 2) or [[]]
     parts = []
     for number, group in enumerate(groups, start=1):
         header = title if number == 1 else f"{title} ({number}/{len(groups)})"
-        parts.append("\n\n".join([f"<b>{header}</b>", *group]))
+        text = "\n\n".join([f"<b>{header}</b>", *(html_ for html_, _ in group)])
+        parts.append(Message(text, tuple(row for _, row in group if row)))
     if tail:
-        parts[-1] += "\n\n" + tail
+        parts[-1] = Message(parts[-1].text + "\n\n" + tail, parts[-1].keyboard)
     return parts
 
 

@@ -1,5 +1,5 @@
-"""Persistence: papers, channels, subscriptions, the delivery ledger, fetches, installations and the
-workers' claims, in a SQLite file or a PostgreSQL database.
+"""Persistence: papers, channels, subscriptions, ratings, the delivery ledger, fetches, installations
+and the workers' claims, in a SQLite file or a PostgreSQL database.
 
 `Store` is the one interface the core uses; each part lives in its own module.
 """
@@ -11,6 +11,7 @@ from bot.store.database import StoreError, StoreUnavailable
 from bot.store.fetches import Fetch, FetchLog
 from bot.store.installations import InstallationBook
 from bot.store.ledger import Ledger
+from bot.store.ratings import RatingBook
 from bot.store.rows import Channel, DigestPlan, PlannedDigest, Subscription
 from bot.store.workers import LeaseLost
 
@@ -20,5 +21,5 @@ __all__ = [
 ]
 
 
-class Store(PaperCatalog, Ledger, FetchLog, InstallationBook):
+class Store(PaperCatalog, RatingBook, Ledger, FetchLog, InstallationBook):
     """Async access to the database; open with `await Store.open(target)` (a file path or a URL)."""

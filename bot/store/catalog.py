@@ -2,37 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import date, datetime
 
 from bot.models import Paper
 from bot.store.database import Database
-from bot.store.rows import PAPER_COLUMNS, paper_from
+from bot.store.rows import PAPER_COLUMNS, paper_from, paper_row
 
 
 class PaperCatalog(Database):
     async def upsert_papers(self, papers: Iterable[Paper], now: datetime) -> int:
         """Insert or refresh papers; a paper keeps the first day it was featured."""
-        rows = [
-            (
-                p.id,
-                p.title,
-                p.abstract,
-                json.dumps(list(p.authors)),
-                p.upvotes,
-                p.featured_day.isoformat(),
-                p.published_day.isoformat() if p.published_day else None,
-                p.ai_summary,
-                json.dumps(list(p.ai_keywords)),
-                p.github_repo,
-                p.github_stars,
-                p.project_page,
-                p.organization,
-                now.isoformat(),
-            )
-            for p in papers
-        ]
+        rows = [(*paper_row(p), now.isoformat()) for p in papers]
         async with self.transaction() as tx:
             await tx.executemany(
                 f"INSERT INTO papers ({PAPER_COLUMNS}, updated_at)"

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import date, datetime
 
 from bot.models import ChannelKey
-from bot.store.database import Database
+from bot.store.database import Database, chunked, marks
 from bot.store.rows import CHANNEL_COLUMNS, Channel, Subscription, channel_from
 
 
@@ -48,15 +48,13 @@ class ChannelBook(Database):
     async def channels_by_id(self, channel_ids: Sequence[int]) -> list[Channel]:
         """These channels as they are now, in id order (those since deleted left out)."""
         rows = []
-        for start in range(0, len(channel_ids), 500):
-            chunk = channel_ids[start : start + 500]
-            rows += await self._all(
-                f"SELECT {CHANNEL_COLUMNS} FROM channels WHERE id IN ({', '.join('?' * len(chunk))}) ORDER BY id", chunk
-            )
+        for chunk in chunked(channel_ids):
+            rows += await self._all(f"SELECT {CHANNEL_COLUMNS} FROM channels WHERE id IN ({marks(chunk)}) ORDER BY id", chunk)
         return await asyncio.to_thread(lambda: [channel_from(r) for r in rows])
 
     _SETTABLE = frozenset(
-        {"time", "tz", "mode", "min_upvotes", "max_papers", "paused_reason", "since_day", "last_run_at"}
+        {"time", "tz", "mode", "min_upvotes", "max_papers", "paused_reason", "since_day", "last_run_at", "suggestions",
+         "weekday"}
     )
 
     async def update_channel(self, channel: Channel, **changes: object) -> Channel:
@@ -109,9 +107,8 @@ class ChannelBook(Database):
         return Subscription(int(inserted[0]), channel.id, query, user, now, user_name)
 
     async def remove_subscriptions(self, channel_id: int, ids: Sequence[int]) -> int:
-        marks = ", ".join("?" for _ in ids)
         async with self.transaction() as tx:
             return await tx.execute(
-                f"DELETE FROM subscriptions WHERE channel_id = ? AND id IN ({marks})",
+                f"DELETE FROM subscriptions WHERE channel_id = ? AND id IN ({marks(ids)})",
                 (channel_id, *ids),
             )

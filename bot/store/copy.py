@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.store import Store, StoreError
-from bot.store.database import is_postgres
+from bot.store.database import is_postgres, marks
 from bot.store.schema import MIGRATIONS
 
 _CREATED = re.compile(r"CREATE TABLE (\w+)")
@@ -82,7 +82,7 @@ async def _copy(src: Store, dst: Store) -> list[Count]:
             wanted = set(await dst.backend.columns(table))
             columns = [column for column in await src.backend.columns(table) if column in wanted]
             rows = await src._all(f"SELECT {', '.join(columns)} FROM {table}")
-            insert = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+            insert = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks(columns)})"
             for start in range(0, len(rows), BATCH):
                 await tx.executemany(insert, [tuple(row) for row in rows[start : start + BATCH]])
             await dst.backend.after_copy(tx, table)

@@ -15,15 +15,16 @@ import os
 import re
 import secrets
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence, Sized
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, TypeVar
 from urllib.parse import urlsplit
 
 from bot.store.schema import MIGRATIONS
 
 Row = Sequence[Any]
+T = TypeVar("T")
 Clock = Callable[[], datetime]
 DEFAULT_LEASE = timedelta(seconds=300)
 
@@ -115,6 +116,20 @@ async def connect(target: str) -> Backend:
     from bot.store.sqlite import SqliteBackend
 
     return await SqliteBackend.connect(target.removeprefix("sqlite:///"))
+
+
+IN_CHUNK = 400  # ids per `IN (...)` list, two lists to a query within SQLite's oldest limit of 999 parameters
+
+
+def chunked(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    """`items` in slices short enough for one `IN (...)` list."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def marks(items: Sized) -> str:
+    """The placeholders of an `IN (...)` list of these items."""
+    return ", ".join("?" * len(items))
 
 
 def stamp(moment: datetime) -> str:

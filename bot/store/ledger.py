@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
 from bot.models import DigestItem
+from bot.store.database import chunked, marks
 from bot.store.rows import PAPER_COLUMNS, Channel, DigestPlan, PlannedDigest, paper_from, reasons_from
 from bot.store.workers import Claims, LeaseLost
 
@@ -22,13 +23,11 @@ class Ledger(Claims):
         """The (channel, paper) pairs among these that the ledger already holds."""
         channels, papers = list(channel_ids), list(paper_ids)
         found: set[tuple[int, str]] = set()
-        for start in range(0, len(channels), 400):
-            chunk = channels[start : start + 400]
-            for first in range(0, len(papers), 400):
-                some = papers[first : first + 400]
+        for chunk in chunked(channels):
+            for some in chunked(papers):
                 rows = await self._all(
-                    f"SELECT channel_id, paper_id FROM deliveries WHERE channel_id IN ({', '.join('?' * len(chunk))})"
-                    f" AND paper_id IN ({', '.join('?' * len(some))})",
+                    f"SELECT channel_id, paper_id FROM deliveries WHERE channel_id IN ({marks(chunk)})"
+                    f" AND paper_id IN ({marks(some)})",
                     (*chunk, *some),
                 )
                 found.update((int(r[0]), str(r[1])) for r in rows)
@@ -162,12 +161,10 @@ class Ledger(Claims):
         """For papers claimed by the channel: (shown, the state of their digest), by paper id."""
         wanted = list(paper_ids)
         found: dict[str, tuple[bool, str]] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ", ".join("?" for _ in chunk)
+        for chunk in chunked(wanted):
             rows = await self._all(
                 "SELECT d.paper_id, d.shown, g.state FROM deliveries d JOIN digests g ON g.id = d.digest_id"
-                f" WHERE d.channel_id = ? AND d.paper_id IN ({marks})",
+                f" WHERE d.channel_id = ? AND d.paper_id IN ({marks(chunk)})",
                 (channel_id, *chunk),
             )
             found.update({str(r[0]): (bool(r[1]), str(r[2])) for r in rows})

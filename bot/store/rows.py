@@ -22,6 +22,8 @@ class Channel:
     paused_reason: str | None
     since_day: date | None
     last_run_at: datetime | None
+    suggestions: int = 3  # "also for you" papers a digest ends with, once the channel's taste is learned
+    weekday: str = "monday"  # the day of a weekly digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +93,27 @@ PAPER_COLUMNS = (
 )
 CHANNEL_COLUMNS = (
     "id, platform, workspace, channel, time, tz, mode, min_upvotes, max_papers,"
-    " paused_reason, since_day, last_run_at"
+    " paused_reason, since_day, last_run_at, suggestions, weekday"
 )
+
+
+def paper_row(p: Paper) -> tuple[object, ...]:
+    """The values of PAPER_COLUMNS for a paper."""
+    return (
+        p.id,
+        p.title,
+        p.abstract,
+        json.dumps(list(p.authors)),
+        p.upvotes,
+        p.featured_day.isoformat(),
+        p.published_day.isoformat() if p.published_day else None,
+        p.ai_summary,
+        json.dumps(list(p.ai_keywords)),
+        p.github_repo,
+        p.github_stars,
+        p.project_page,
+        p.organization,
+    )
 
 
 def paper_from(row: Sequence[object]) -> Paper:
@@ -125,6 +146,8 @@ def channel_from(row: Sequence[object]) -> Channel:
         paused_reason=row[9],  # type: ignore[arg-type]
         since_day=day(row[10]),  # type: ignore[arg-type]
         last_run_at=moment(row[11]),  # type: ignore[arg-type]
+        suggestions=int(row[12]),  # type: ignore[call-overload]
+        weekday=str(row[13]),
     )
 
 

@@ -133,4 +133,24 @@ MIGRATIONS: tuple[str, ...] = (
         free DOUBLE PRECISION NOT NULL
     )
     """,
+    # 5: ratings (issue 9): a vote per (channel, user, paper); papers looked up by id outside the daily
+    # lists (rated, or the seed of a like: subscription), kept as the row `papers` would hold; and the
+    # channel settings of suggestions and weekly digests.
+    """
+    CREATE TABLE ratings (
+        channel_id INTEGER NOT NULL REFERENCES channels (id) ON DELETE CASCADE,
+        user_id TEXT NOT NULL,
+        paper_id TEXT NOT NULL,
+        vote INTEGER NOT NULL CHECK (vote IN (-1, 1)),
+        rated_at TEXT NOT NULL,
+        PRIMARY KEY (channel_id, user_id, paper_id)
+    );
+    CREATE TABLE looked_up_papers (
+        id TEXT PRIMARY KEY,
+        paper TEXT NOT NULL,
+        fetched_at TEXT NOT NULL
+    );
+    ALTER TABLE channels ADD COLUMN suggestions INTEGER NOT NULL DEFAULT 3;
+    ALTER TABLE channels ADD COLUMN weekday TEXT NOT NULL DEFAULT 'monday'
+    """,
 )

@@ -22,7 +22,7 @@ import socket
 from collections.abc import Sequence
 
 from bot.store.channels import ChannelBook
-from bot.store.database import StoreError, StoreUnavailable, Tx, stamp
+from bot.store.database import StoreError, StoreUnavailable, Tx, chunked, marks, stamp
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +50,14 @@ class Claims(ChannelBook):
         """Take these channels for this worker (or renew its claims); those another worker's lease
         still holds, or another worker is claiming at this very moment, are left out."""
         now, claimed = self.clock(), []
-        for start in range(0, len(channel_ids), 500):
-            chunk = list(channel_ids[start : start + 500])
-            marks = ", ".join("?" for _ in chunk)
+        for chunk in map(list, chunked(channel_ids)):
             async with self.transaction() as tx:
                 await tx.executemany(
                     "INSERT INTO claims (channel_id, worker, lease_until) VALUES (?, '', '') ON CONFLICT DO NOTHING",
                     [(channel_id,) for channel_id in chunk],
                 )
                 rows = await tx.all(
-                    f"SELECT channel_id, worker, lease_until FROM claims WHERE channel_id IN ({marks})"
+                    f"SELECT channel_id, worker, lease_until FROM claims WHERE channel_id IN ({marks(chunk)})"
                     f"{self._skip_locked}",
                     chunk,
                 )
@@ -118,9 +116,8 @@ class Claims(ChannelBook):
                     "INSERT INTO rate_slots (name, free) VALUES (?, ?) ON CONFLICT DO NOTHING",
                     [(name, 0.0) for name in names],
                 )
-                marks = ", ".join("?" for _ in names)
                 rows = await tx.all(
-                    f"SELECT free FROM rate_slots WHERE name IN ({marks}) ORDER BY name{self._row_lock}", names
+                    f"SELECT free FROM rate_slots WHERE name IN ({marks(names)}) ORDER BY name{self._row_lock}", names
                 )
                 at = max([after, *(float(r[0]) for r in rows)])
                 await tx.executemany(

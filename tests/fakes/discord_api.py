@@ -486,6 +486,33 @@ class FakeDiscord:
         await self.dispatch("INTERACTION_CREATE", interaction.payload)
         return interaction
 
+    async def click(self, guild_id: int, message: Json, custom_id: str, *, member: Member = ADA) -> Interaction:
+        """Press the button `custom_id` of a message the bot posted (an INTERACTION_CREATE of type 3)."""
+        channel_id = int(message["channel_id"])
+        found = [c for row in message.get("components", []) for c in row.get("components", [])
+                 if c.get("custom_id") == custom_id]
+        if not found:
+            raise AssertionError(f"the message has no button {custom_id}")
+        interaction = Interaction(snowflake(), f"interaction-token-{snowflake()}", guild_id, channel_id, member.id, {})
+        interaction.payload = {
+            "id": str(interaction.id), "application_id": str(self.application_id), "type": 3,
+            "token": interaction.token, "version": 1,
+            "data": {"custom_id": custom_id, "component_type": 2},
+            "message": message, "guild_id": str(guild_id), "channel_id": str(channel_id),
+            "channel": {"id": str(channel_id), "type": 0, "guild_id": str(guild_id), "name": "papers",
+                        "position": 0, "permission_overwrites": [], "nsfw": False, "parent_id": None},
+            "member": {"user": {"id": str(member.id), "username": member.name, "discriminator": "0",
+                                "global_name": member.name, "avatar": None},
+                       "roles": [], "permissions": str(member.permissions), "nick": None,
+                       "joined_at": "2024-01-01T00:00:00+00:00", "deaf": False, "mute": False, "flags": 0},
+            "app_permissions": str(BOT_PERMISSIONS), "locale": "en-US", "guild_locale": "en-US",
+            "entitlements": [], "authorizing_integration_owners": {"0": str(guild_id)}, "context": 0,
+            "attachment_size_limit": 10_485_760,
+        }
+        self.interactions[interaction.id] = interaction
+        await self.dispatch("INTERACTION_CREATE", interaction.payload)
+        return interaction
+
     async def autocomplete(
         self,
         guild_id: int,

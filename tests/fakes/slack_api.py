@@ -438,6 +438,27 @@ def slash_command(
     }
 
 
+def block_action(
+    slack: FakeSlack, action_id: str, *, channel: str, user: str, message_ts: str, reply_to: str = "r"
+) -> dict[str, str]:
+    """The form of a button click (`block_actions`) as Slack posts it: one `payload` field of JSON."""
+    payload = {
+        "type": "block_actions",
+        "team": {"id": slack.team_id, "domain": "papers-fake"},
+        "user": {"id": user, "username": slack.users[user].name if user in slack.users else "someone",
+                 "team_id": slack.team_id},
+        "api_app_id": "A0PAPERBOY",
+        "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False},
+        "channel": {"id": channel, "name": slack.channels[channel].name if channel in slack.channels else "unknown"},
+        "message": {"type": "message", "ts": message_ts},
+        "response_url": slack.response_url(reply_to),
+        "trigger_id": "13345224609.738474920.8088930838d88f008e1",
+        "actions": [{"type": "button", "action_id": action_id, "block_id": "b1", "value": action_id[5:],
+                     "text": {"type": "plain_text", "text": "👍", "emoji": True}, "action_ts": "1724227200.1"}],
+    }
+    return {"payload": json.dumps(payload)}
+
+
 def signed(secret: str, fields: dict[str, str], timestamp: int | None = None) -> tuple[str, dict[str, str]]:
     """A form body and the headers of a request signed the way Slack signs it (v0, HMAC-SHA256)."""
     body = urlencode(fields)

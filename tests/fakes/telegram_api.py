@@ -79,6 +79,7 @@ class Sent:
     reply_to: int | None
     previews: bool
     shown: Rendered
+    keyboard: list[list[Json]] = field(default_factory=list)  # inline keyboard rows of buttons
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +171,7 @@ class FakeTelegram:
         self.calls: list[tuple[str, int]] = []  # method, HTTP status
         self.faults: list[Fault] = []
         self.gone: dict[int, tuple[int, str]] = {}  # chat id -> (status, description) for sendMessage
+        self.answers: dict[str, Json] = {}  # callback query id -> what answerCallbackQuery showed
         self._updates: list[Json] = []
         self._update_ids = itertools.count(1)
         self._message_ids: defaultdict[int, itertools.count[int]] = defaultdict(lambda: itertools.count(1))
@@ -227,6 +229,19 @@ class FakeTelegram:
         self._updates.append({"update_id": next(self._update_ids), "message": message})
         self._arrived.set()
         return message_id
+
+    def press(self, chat_id: int, user: User, message: Sent, data: str) -> str:
+        """`user` presses the inline button carrying `data` under the bot's `message`; the query's id."""
+        if not any(button.get("callback_data") == data for row in message.keyboard for button in row):
+            raise AssertionError(f"the message has no button {data}")
+        query_id = f"q{next(self._update_ids)}"
+        shown = {"message_id": message.message_id, "date": int(time.time()), "chat": self.chats[chat_id].json(),
+                 "from": {"id": BOT_ID, "is_bot": True, "first_name": "Paperboy", "username": BOT_USERNAME},
+                 "text": message.shown.text}
+        query = {"id": query_id, "from": user.json(), "message": shown, "chat_instance": "-1", "data": data}
+        self._updates.append({"update_id": int(query_id[1:]), "callback_query": query})
+        self._arrived.set()
+        return query_id
 
     def replies(self, chat_id: int, message_id: int) -> list[Sent]:
         return [m for m in self.messages[chat_id] if m.reply_to == message_id]
@@ -314,6 +329,12 @@ class FakeTelegram:
         allowed = args.get("allowed_updates")
         return [u for u in self._updates if not allowed or any(kind in u for kind in allowed)][:100]
 
+    async def api_answerCallbackQuery(self, args: Json) -> bool:
+        if len(str(args.get("text", ""))) > 200:
+            raise _Refused(400, "Bad Request: MESSAGE_TOO_LONG")
+        self.answers[str(args["callback_query_id"])] = args
+        return True
+
     async def api_getChatMember(self, args: Json) -> Json:
         chat = self._chat(args["chat_id"])
         user_id = int(args["user_id"])
@@ -349,7 +370,11 @@ class FakeTelegram:
         if reply_to and reply_to not in ids and not reply.get("allow_sending_without_reply"):
             raise _Refused(400, "Bad Request: message to be replied not found")
         previews = not (args.get("link_preview_options") or {}).get("is_disabled")
-        sent = Sent(next(self._message_ids[chat.id]), chat.id, text, args.get("parse_mode"), reply_to, previews, shown)
+        keyboard = (args.get("reply_markup") or {}).get("inline_keyboard", [])
+        if any(len(button.get("callback_data", "").encode()) > 64 for row in keyboard for button in row):
+            raise _Refused(400, "Bad Request: BUTTON_DATA_INVALID")
+        sent = Sent(next(self._message_ids[chat.id]), chat.id, text, args.get("parse_mode"), reply_to, previews, shown,
+                    keyboard)
         self.messages[chat.id].append(sent)
         return {"message_id": sent.message_id, "date": int(time.time()), "chat": chat.json(),
                 "from": {"id": BOT_ID, "is_bot": True, "first_name": "Paperboy", "username": BOT_USERNAME},
