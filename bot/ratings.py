@@ -14,10 +14,11 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from bot.models import Paper
 from bot.likes import seed_ids
+from bot.models import Paper
 from bot.source import Source
 from bot.store import Channel, Store
+from bot.text import plural
 
 if TYPE_CHECKING:
     from bot.relevance import Labels, Taste
@@ -33,7 +34,7 @@ class Ratings:
         self._store = store
         self._source = source
         self._clock = clock
-        self._models: dict[int, tuple[object, Taste | None]] = {}  # channel id -> (what it learned from, model)
+        self._models: dict[int, tuple[tuple[Labels, tuple[str, ...]], Taste | None]] = {}  # channel id -> (what it learned from, model)
         self._training: set[asyncio.Task[object]] = set()
 
     async def find_paper(self, paper_id: str) -> Paper | None:
@@ -52,32 +53,22 @@ class Ratings:
         """The papers the channel's `like:` subscriptions name: they count as liked."""
         return seed_ids(sub.query for sub in await self._store.subscriptions(channel_id))
 
-    async def labels(self, channel: Channel) -> Labels:
+    async def labels(self, channel: Channel, recent: Sequence[Paper] | None = None) -> Labels:
         """What the channel told us. Papers delivered and not rated are weak negatives; before its
-        first digest, the recent papers stand in for them (as the benchmark's protocol treats every
+        first digest, the `recent` papers stand in for them (as the benchmark's protocol treats every
         paper of its training days), so ratings alone teach a taste from the first day."""
         from bot.relevance import labels
 
         shown = await self._store.delivered_recently(channel.id, WEAK_NEGATIVES)
         if not shown:
-            shown = [p.id for p in await self._store.recent_papers(VOCABULARY_DAYS)][:WEAK_NEGATIVES]
+            if recent is None:
+                recent = await self._store.recent_papers(VOCABULARY_DAYS)
+            shown = [p.id for p in recent][:WEAK_NEGATIVES]
         return labels(await self._store.ratings(channel.id), await self.seeds(channel.id), shown)
 
     async def taste(self, channel: Channel) -> Taste | None:
         """The channel's learned taste, trained again (off the event loop) when what it learns from changed."""
-        labels = await self.labels(channel)
-        if not labels.positives:  # nothing liked: nothing to learn, and no reason to load scikit-learn
-            self._models.pop(channel.id, None)
-            return None
-        recent = await self._store.recent_papers(VOCABULARY_DAYS)
-        key = (labels, tuple(p.id for p in recent))
-        cached = self._models.get(channel.id)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        known = await self._store.papers_by_id([*labels.positives, *labels.negatives, *labels.unrated])
-        taste = await asyncio.to_thread(_train, [*known.values(), *recent], labels, str(channel.key))
-        self._models[channel.id] = (key, taste)
-        return taste
+        return (await self._learn([channel])).get(channel.id)
 
     async def tastes(
         self, channels: Sequence[Channel], subscriptions: Mapping[int, Sequence[tuple[int, str]]]
@@ -86,16 +77,42 @@ class Ratings:
         `like:` seeds are looked at. A taste that cannot be had is logged, and that channel keeps
         upvote order."""
         rated = await self._store.rated_channels([channel.id for channel in channels])
+        return await self._learn([
+            channel for channel in channels
+            if channel.id in rated or seed_ids(query for _, query in subscriptions.get(channel.id, ()))
+        ])
+
+    async def _learn(self, channels: Sequence[Channel]) -> dict[int, Taste]:
+        """Tastes of these channels: those cached for what they learn from now as they are, the rest
+        trained in one worker-thread call over one shared corpus (vectorising is the costly part)."""
+        recent = await self._store.recent_papers(VOCABULARY_DAYS)
+        recent_ids = tuple(p.id for p in recent)
         found: dict[int, Taste] = {}
+        stale: dict[int, tuple[Channel, Labels]] = {}
         for channel in channels:
-            if channel.id in rated or seed_ids(query for _, query in subscriptions.get(channel.id, ())):
-                try:
-                    taste = await self.taste(channel)
-                except Exception:
-                    log.exception("could not learn the taste of %s; its digest goes out in upvote order", channel.key)
-                    continue
-                if taste is not None:
-                    found[channel.id] = taste
+            try:
+                labels = await self.labels(channel, recent)
+            except Exception:
+                log.exception("could not read the ratings of %s; its digest goes out in upvote order", channel.key)
+                continue
+            if not labels.positives:  # nothing liked: nothing to learn, and no reason to load scikit-learn
+                self._models.pop(channel.id, None)
+                continue
+            cached = self._models.get(channel.id)
+            if cached is not None and cached[0] == (labels, recent_ids):
+                if cached[1] is not None:
+                    found[channel.id] = cached[1]
+            else:
+                stale[channel.id] = (channel, labels)
+        if stale:
+            known = await self._store.papers_by_id(
+                {i: None for _, labels in stale.values() for i in (*labels.positives, *labels.negatives, *labels.unrated)}
+            )
+            trained = await asyncio.to_thread(_train, [*known.values(), *recent], stale)
+            for channel_id, (_, labels) in stale.items():
+                self._models[channel_id] = ((labels, recent_ids), trained.get(channel_id))
+                if (taste := trained.get(channel_id)) is not None:
+                    found[channel_id] = taste
         return found
 
     def changed(self, channel: Channel) -> None:
@@ -121,13 +138,27 @@ class Ratings:
         await asyncio.gather(*self._training, return_exceptions=True)
 
 
-def _train(papers: Sequence[Paper], labels: Labels, where: str) -> Taste | None:
-    """Vectorise and fit; a failure is logged and gives no model (upvote order)."""
+def _train(papers: Sequence[Paper], channels: Mapping[int, tuple[Channel, Labels]]) -> dict[int, Taste]:
+    """Vectorise once and fit each channel; a failure is logged and leaves that channel (or all,
+    when the corpus cannot be built) without a model: upvote order."""
     from bot.relevance import Corpus, Taste
 
     try:
         corpus = Corpus.build(papers)
-        return Taste.train(corpus, labels) if corpus is not None else None
     except Exception:
-        log.exception("could not build the taste of %s; its digests stay in upvote order", where)
-        return None
+        where = ", ".join(str(channel.key) for channel, _ in list(channels.values())[:3])
+        log.exception("could not vectorise %d papers; %s (%s) stay in upvote order", len(papers), where,
+                      plural(len(channels), "channel"))
+        return {}
+    if corpus is None:
+        return {}
+    found: dict[int, Taste] = {}
+    for channel_id, (channel, labels) in channels.items():
+        try:
+            taste = Taste.train(corpus, labels)
+        except Exception:
+            log.exception("could not build the taste of %s; its digests stay in upvote order", channel.key)
+            continue
+        if taste is not None:
+            found[channel_id] = taste
+    return found

@@ -9,7 +9,7 @@ import pytest
 
 from adapters.console import KEY
 from bot.core import Core
-from bot.models import CommandContext, Paper
+from bot.models import ChannelKey, CommandContext, Paper
 from bot.source import SourceError
 from tests.support import MemoryAdapter, VirtualTime
 
@@ -112,6 +112,21 @@ async def test_three_likes_rank_the_digest_and_suggest_papers_once(core: Core) -
     assert (await say(core, "digest")).startswith("Nothing new")  # never suggested twice
 
 
+async def test_one_wave_ranks_each_channel_by_its_own_taste(core: Core, clock: VirtualTime) -> None:
+    adapter = await ready(core)
+    other = CommandContext(ChannelKey("console", "local", "reading-group"), "cy", can_manage=True)
+    for ctx in (CTX, other):
+        await say(core, "subscribe video", ctx)
+    for paper_id in AGENT_PAPERS:
+        await say(core, f"like {paper_id}")
+    await core.ratings.settle()
+    clock.advance(hours=2)  # 09:00: both daily digests fall due in one wave
+    assert await core.delivery.run_due() == 7
+    [learned], [plain] = (adapter.by_channel[ctx.key.channel] for ctx in (CTX, other))
+    assert [i.paper.id for i in learned.items] == ["2608.13210", "2608.20335", "2608.14022", "2608.19861"]
+    assert [i.paper.id for i in plain.items] == ["2608.20335", "2608.14022", "2608.13210"]  # no ratings: upvotes
+
+
 async def test_suggestions_setting_and_upvote_order_below_three_likes(core: Core) -> None:
     adapter = await ready(core)
     await say(core, "subscribe video")
@@ -140,7 +155,7 @@ async def test_a_model_that_cannot_be_built_leaves_the_digest_in_upvote_order(
     with caplog.at_level(logging.ERROR):
         assert await say(core, "digest") == "Posted 3 papers."
     assert [i.paper.id for i in adapter.posted[0].items] == ["2608.20335", "2608.14022", "2608.13210"]
-    assert "could not build the taste of console:local:console" in caplog.text
+    assert "could not vectorise" in caplog.text and "console:local:console (1 channel) stay in upvote order" in caplog.text
 
 
 async def test_taste_reports_and_reset_is_for_managers(core: Core) -> None:
