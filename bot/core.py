@@ -166,11 +166,13 @@ class Core:
         return counts
 
     async def poll(self) -> dict[date, int]:
-        """The poll job: refresh the current days, retry unsent digests, post instant matches.
+        """The poll job: refresh the current days, retry unsent digests, post instant matches, and
+        make sure this worker has a job for every channel's time.
 
         With several workers on one PostgreSQL database one polls at a time; a worker that finds
         another polling skips its turn (and counts as having polled: the other one did)."""
         counts: dict[date, int] = {}
+        self.scheduler.sync(await self.store.schedules())  # times other workers' commands set
         async with self.delivery.work.working(), self.store.exclusive("poll") as mine:
             if mine:
                 counts = await self.fetch(await self._due_days())
@@ -200,8 +202,6 @@ class Core:
         """Catch up after downtime: poll once, then run every channel's missed digest once, as one
         wave, and anything a dead worker left."""
         await self._persevere("poll", self.poll)
-        for channel in await self._persevere("start-up", self.store.channels):
-            self.scheduler.schedule(channel)
         await self._persevere("due digests", self.delivery.run_due)
         await self._persevere("recovery", self.delivery.recover)
         settle_heap()

@@ -13,7 +13,7 @@ import pytest
 from bot.backoff import Backoff, persevere
 from bot.config import Settings
 from bot.core import Core
-from bot.models import ChannelKey, DigestItem
+from bot.models import ChannelKey, CommandContext, DigestItem
 from bot.pacing import Pacer, Rate
 from bot.source import FileSource
 from bot.store import DigestPlan, LeaseLost, Store, StoreUnavailable
@@ -130,6 +130,19 @@ async def test_a_dead_workers_open_digest_is_resumed_once_its_lease_ran_out(
     assert await survivor.store.open_digests() == []
     channel = await survivor.store.channel_by_id(channel_id)
     assert channel is not None and channel.last_run_at is not None  # its daily run is done
+
+
+async def test_a_time_set_through_one_worker_gets_a_job_in_the_other_at_its_next_poll(
+    two: tuple[Core, Core], clock: VirtualTime
+) -> None:
+    first, second = two
+    ctx = CommandContext(ChannelKey("memory", "W", "late"), "ada", can_manage=True)
+    assert (await first.commands.handle(ctx, "schedule 22:30 Asia/Tokyo")).ok
+    assert (await first.commands.handle(ctx, "mode weekly friday")).ok
+    job = "digest-Asia/Tokyo-22:30-fri"
+    assert first.scheduler._scheduler.get_job(job) and not second.scheduler._scheduler.get_job(job)
+    await second.poll()
+    assert second.scheduler._scheduler.get_job(job)  # so either worker fires it, whichever is alive
 
 
 async def test_a_dead_workers_claims_on_idle_channels_are_handed_back(two: tuple[Core, Core], clock: VirtualTime) -> None:

@@ -9,7 +9,7 @@ from datetime import date, datetime
 
 from bot.models import ChannelKey
 from bot.store.database import Database, chunked, marks
-from bot.store.rows import CHANNEL_COLUMNS, Channel, Subscription, channel_from
+from bot.store.rows import CHANNEL_COLUMNS, Channel, Schedule, Subscription, channel_from
 
 
 class ChannelBook(Database):
@@ -44,6 +44,11 @@ class ChannelBook(Database):
         # Ten thousand records take tens of milliseconds to build: in a worker thread, which
         # gives the event loop the GIL every few milliseconds, not in one stretch on the loop.
         return await asyncio.to_thread(lambda: [channel_from(r) for r in rows])
+
+    async def schedules(self) -> list[Schedule]:
+        """Each distinct time (and day) of the channels with daily or weekly digests."""
+        rows = await self._all("SELECT DISTINCT time, tz, mode, weekday FROM channels WHERE mode IN ('daily', 'weekly')")
+        return [Schedule(*map(str, row)) for row in rows]
 
     async def channels_by_id(self, channel_ids: Sequence[int]) -> list[Channel]:
         """These channels as they are now, in id order (those since deleted left out)."""

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NamedTuple
 
 from bot.models import ChannelKey, DigestItem, Paper, Reason
 
@@ -24,6 +25,15 @@ class Channel:
     last_run_at: datetime | None
     suggestions: int = 3  # "also for you" papers a digest ends with, once the channel's taste is learned
     weekday: str = "monday"  # the day of a weekly digest
+
+
+class Schedule(NamedTuple):
+    """A distinct time at which some channels' digests fall due."""
+
+    time: str
+    tz: str
+    mode: str
+    weekday: str
 
 
 @dataclass(frozen=True, slots=True)
