@@ -23,6 +23,7 @@ import importlib
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from bot.models import ChannelKey, CommandContext, Digest, Reply
@@ -85,6 +86,21 @@ class SendFailed(Exception):
         self.retry_after = retry_after
 
 
+class Installations(Protocol):
+    """A platform's installations per workspace, as opaque secrets the adapter encrypted
+    (`bot.store.installations.InstallationBook`): the core neither reads nor decrypts them."""
+
+    async def save_installation(
+        self, platform: str, workspace: str, secrets: Mapping[tuple[str, str], str], now: datetime
+    ) -> None: ...
+
+    async def installation(self, platform: str, workspace: str, kind: str, user_id: str = "") -> str | None: ...
+
+    async def delete_installation(
+        self, platform: str, workspace: str, kind: str, user_id: str | None = None
+    ) -> None: ...
+
+
 class Host(Protocol):
     """What the core offers an adapter: commands, a channel's subscriptions, pacing, a workspace's end."""
 
@@ -111,6 +127,10 @@ class Host(Protocol):
 
     async def workspace_gone(self, platform: str, workspace: str, reason: str) -> None:
         """Pause every channel of a workspace the bot can no longer post to (the app was uninstalled there)."""
+
+    @property
+    def installations(self) -> Installations:
+        """Where an adapter installed into many workspaces keeps their tokens, in Paperboy's database."""
 
 
 # Rating buttons: a digest shows a 👍 and a 👎 under every paper; each button's id (Discord custom_id,

@@ -82,6 +82,10 @@ class CoreHost:
         commands from a file does, so that its first `digest` sees the day's papers."""
         await self._started.wait()
 
+    @property
+    def installations(self) -> Store:
+        return self._store
+
     async def workspace_gone(self, platform: str, workspace: str, reason: str) -> None:
         """Pause the workspace's channels that are not paused already, each with `reason` (shown by list)."""
         paused = 0

@@ -105,9 +105,9 @@ OAUTH = {
 def test_a_client_id_means_installs_to_many_workspaces_in_http_mode() -> None:
     [spec] = [s for s in REGISTRY if s.name == "slack"]
     assert spec.enabled({"SLACK_CLIENT_ID": "1111.2222"}) and not spec.enabled({"SLACK_CLIENT_SECRET": "x"})
-    config = SlackConfig.from_env({**OAUTH, "PAPERBOY_DB": "/data/paperboy.db"})
+    config = SlackConfig.from_env(OAUTH)
     assert config.bot_token is None and not config.socket_mode
-    assert config.oauth is not None and (config.oauth.client_id, config.oauth.db) == ("1111.2222", "/data/paperboy.db")
+    assert config.oauth is not None and config.oauth.client_id == "1111.2222"
     assert not any(secret in repr(config) for secret in ("client-secret", "s" * 32, "A" * 43, "signing-secret"))
 
 

@@ -95,7 +95,7 @@ async def slack() -> AsyncIterator[FakeSlackApp]:
 async def app(
     core: Core, slack: FakeSlackApp, clock: VirtualTime, caplog: pytest.LogCaptureFixture
 ) -> AsyncIterator[Install]:
-    oauth = SlackOAuth(slack.client_id, slack.client_secret, STATE, KEY, core.settings.db)
+    oauth = SlackOAuth(slack.client_id, slack.client_secret, STATE, KEY)
     config = SlackConfig(signing_secret=SIGNING, port=0, api_url=slack.api_url, oauth=oauth, host="127.0.0.1")
     adapter = SlackAdapter(config, timing=clock.timing)
     caplog.set_level(logging.INFO, logger="adapters.slack")

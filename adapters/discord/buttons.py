@@ -12,7 +12,7 @@ from typing import Any
 import discord
 
 from adapters.discord.commands import context
-from adapters.discord.render import NO_MENTIONS, LIMITS, fit
+from adapters.discord.render import LIMITS, NO_MENTIONS, fit
 from bot.adapter import RATE_ID, Host, parse_rate_id
 
 PAIRS_PER_ROW = 2  # a row holds 5 buttons: two papers' pairs, so ten papers fill the 5 rows

@@ -17,8 +17,8 @@ import discord
 
 from bot.adapter import PlatformLimits, rate_id
 from bot.models import Digest, DigestItem, Reply
-from bot.packing import chunk_lines, pack
 from bot.pacing import Rate
+from bot.packing import chunk_lines, pack
 from bot.text import clip
 
 # 50 requests a second for the whole bot. discord.py only reacts to 429s past that, and each

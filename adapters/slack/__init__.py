@@ -35,7 +35,6 @@ from bot.adapter import RATE_PREFIX, AdapterStopped, ChannelGone, Host, SendFail
 from bot.backoff import Backoff
 from bot.models import ChannelKey, Digest
 from bot.pacing import REAL_TIME, Timing
-from bot.store import Store, StoreError
 
 if TYPE_CHECKING:
     from adapters.slack.oauth import Workspaces
@@ -89,7 +88,6 @@ class SlackAdapter:
         self._ready_by: float | None = None
         self._poster: Poster | None = None  # one workspace's; None with OAuth, where `_workspaces` has one each
         self._workspaces: Workspaces | None = None
-        self._store: Store | None = None
         self._session: aiohttp.ClientSession | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._web: web.AppRunner | None = None
@@ -128,15 +126,12 @@ class SlackAdapter:
         socket, self._socket = self._socket, None
         web_runner, self._web = self._web, None
         session, self._session = self._session, None
-        store, self._store = self._store, None
         if socket is not None:
             await socket.close_async()  # type: ignore[no-untyped-call]
         if web_runner is not None:
             await web_runner.cleanup()
         if session is not None:
             await session.close()
-        if store is not None:
-            await store.close()
 
     def _client(self, token: str | None) -> AsyncWebClient:
         if self._session is None:
@@ -182,12 +177,7 @@ class SlackAdapter:
         # slack_sdk logs whole Web API answers at DEBUG, and oauth.v2.access answers with a workspace's token.
         sdk = logging.getLogger("slack_sdk")
         sdk.setLevel(max(logging.INFO, sdk.getEffectiveLevel()))
-        try:
-            self._store = await Store.open(oauth.db)
-        except StoreError as err:
-            self._give_up(f"PAPERBOY_DB: {err}")
-            return None
-        self._workspaces = Workspaces(oauth, self._store, self._client)
+        self._workspaces = Workspaces(oauth, host.installations, self._client)
         app = AsyncApp(
             name="paperboy",
             client=self._client(None),

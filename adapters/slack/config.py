@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bot.config import ConfigError, Settings, parse_flag, parse_url
+from bot.config import ConfigError, parse_flag, parse_url
 
 DEFAULT_API_URL = "https://slack.com/api/"
 
@@ -30,7 +30,6 @@ class SlackOAuth:
     client_secret: str = field(repr=False)
     state_secret: str = field(repr=False)
     secret_key: str = field(repr=False)
-    db: str = "paperboy.db"
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,5 +128,4 @@ def _oauth(env: Mapping[str, str]) -> SlackOAuth:
             from None
     key = env.get("PAPERBOY_SECRET_KEY", "").strip()
     cipher(key)
-    return SlackOAuth(env["SLACK_CLIENT_ID"].strip(), client_secret, state_secret, key,
-                      Settings.from_env(env).db)
+    return SlackOAuth(env["SLACK_CLIENT_ID"].strip(), client_secret, state_secret, key)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 from slack_bolt.error import BoltError
@@ -20,6 +20,7 @@ from slack_sdk.oauth.installation_store.async_installation_store import AsyncIns
 from slack_sdk.oauth.installation_store.models.bot import Bot
 from slack_sdk.oauth.installation_store.models.installation import Installation
 
+from bot.adapter import Installations
 from bot.config import ConfigError
 
 log = logging.getLogger(__name__)
@@ -28,20 +29,6 @@ PLATFORM = "slack"
 BOT = "bot"
 INSTALLATION = "installation"  # user_id "": the workspace's latest; the installer's id: theirs
 MAKE_KEY = 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
-
-
-class Rows(Protocol):
-    """The part of Paperboy's store this needs (`bot.store.installations.InstallationBook`)."""
-
-    async def save_installation(
-        self, platform: str, workspace: str, secrets: Mapping[tuple[str, str], str], now: datetime
-    ) -> None: ...
-
-    async def installation(self, platform: str, workspace: str, kind: str, user_id: str = "") -> str | None: ...
-
-    async def delete_installation(
-        self, platform: str, workspace: str, kind: str, user_id: str | None = None
-    ) -> None: ...
 
 
 def cipher(key: str) -> Fernet:
@@ -59,7 +46,7 @@ def cipher(key: str) -> Fernet:
 class EncryptedInstallations(AsyncInstallationStore):
     """Bot-token installations by workspace (team id); org-wide (Enterprise Grid) installs are refused."""
 
-    def __init__(self, rows: Rows, fernet: Fernet, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(self, rows: Installations, fernet: Fernet, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._rows = rows
         self._fernet = fernet
         self._clock = clock

@@ -31,9 +31,9 @@ from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.config import SlackOAuth
-from adapters.slack.installations import EncryptedInstallations, Rows, cipher
+from adapters.slack.installations import EncryptedInstallations, cipher
 from adapters.slack.post import Poster
-from bot.adapter import ChannelGone, Host
+from bot.adapter import ChannelGone, Host, Installations
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class SignedState(AsyncOAuthStateStore):
 class Workspaces:
     """The installed workspaces: the OAuth settings bolt serves, and a poster per workspace."""
 
-    def __init__(self, settings: SlackOAuth, rows: Rows, client: Callable[[str], AsyncWebClient]) -> None:
+    def __init__(self, settings: SlackOAuth, rows: Installations, client: Callable[[str], AsyncWebClient]) -> None:
         self.installations = EncryptedInstallations(rows, cipher(settings.secret_key))
         self._settings = settings
         self._client = client

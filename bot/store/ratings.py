@@ -16,6 +16,7 @@ from bot.store.channels import ChannelBook
 from bot.store.database import chunked, marks
 from bot.store.rows import PAPER_COLUMNS, paper_from, paper_row
 
+
 class RatingBook(ChannelBook):
     async def rating(self, channel_id: int, user: str, paper_id: str) -> int | None:
         row = await self._one(
