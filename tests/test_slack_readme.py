@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from pathlib import Path
@@ -13,7 +14,7 @@ from adapters.slack import SlackAdapter, create
 from adapters.slack.config import SlackConfig
 from bot.core import Core
 from tests.conftest import readme_section
-from tests.fakes.slack_api import FakeSlack, shown, slash_command
+from tests.fakes.slack_api import FakeSlack, block_action, shown, slash_command
 from tests.support import VirtualTime, running
 
 ROOT = Path(__file__).parent.parent
@@ -92,6 +93,14 @@ async def test_readme_steps_work_as_written(core: Core, clock: VirtualTime, capl
                     assert answer["response_type"] == "ephemeral"
                     answers[text.split()[0]] = shown(answer["blocks"])
 
+                # A 👍 under a paper of the digest, over Socket Mode as well.
+                posted = slack.posts(channel)[-1]
+                button = next(e["action_id"] for b in posted.blocks if b["type"] == "actions" for e in b["elements"])
+                form = block_action(slack, button, channel=channel, user=ada, message_ts=posted.ts, reply_to="click")
+                envelope = await slack.send_envelope("interactive", json.loads(form["payload"]))
+                await slack.wait_for(lambda: envelope in slack.acks and any(r.name == "click" for r in slack.responses))
+                clicked = next(r.body for r in slack.responses if r.name == "click")
+
     assert answers["subscribe"].startswith('Subscribed as #1: "diffusion model" OR agent')
     assert answers["preview"].startswith("6 papers of the last 7 days match agent:")
     assert answers["list"].startswith('#1  "diffusion model" OR agent  (by ada, ')
@@ -102,3 +111,4 @@ async def test_readme_steps_work_as_written(core: Core, clock: VirtualTime, capl
     assert shown(note.blocks) == example.replace("@ada", f"@{ada}")
     assert shown(digest.blocks).startswith("Daily Papers, Fri 21 Aug 2026: ")
     assert digest.metadata is not None
+    assert clicked["response_type"] == "ephemeral" and clicked["text"].startswith(f"👍 You liked {button[5:]} (")
