@@ -107,12 +107,10 @@ def plan_wave(
         ] if hits else []
         items = [DigestItem(paper, hits[paper.id]) for paper in fresh if paper.id in hits]
         if items:
-            taste = tastes.get(channel_id) if tastes else None
-            if taste is not None:
+            suggestions: list[DigestItem] = []
+            if tastes and (taste := tastes.get(channel_id)) is not None:
                 candidates = [paper for paper in fresh if paper.id not in hits]
                 items, suggestions = rank_and_suggest(taste, channel, items, candidates)
-            else:
-                suggestions = []
             shown, held = items[: channel.max_papers], items[channel.max_papers :]
             more_url = day_url(max(i.paper.featured_day for i in held)) if held else None
             title = digest_title(shown, len(items), channel.mode == "weekly")
