@@ -246,7 +246,8 @@ class SlackAdapter:
         self._web = web.AppRunner(server.web_app, access_log=None, keepalive_timeout=self._read_timeout)
         await self._web.setup()
         try:
-            await web.TCPSite(self._web, self.config.host, self.config.port).start()
+            # Shared (SO_REUSEPORT) by the workers on one PostgreSQL: Linux spreads new connections over them.
+            await web.TCPSite(self._web, self.config.host, self.config.port, reuse_port=self.config.share_port).start()
         except OSError as err:
             self._give_up(f"cannot listen on {self.config.host} port {self.config.port} ({err.strerror or err})")
             return False
