@@ -161,6 +161,12 @@ async def test_ack_is_immediate_whatever_the_core_is_doing(
     assert shown(ws.slack.responses[0].body["blocks"]).startswith("Subscribed as #1: agent")
 
 
+async def test_answers_share_one_connection(ws: Workspace) -> None:
+    for _ in range(3):
+        await ws.says("help")
+    assert len({r.peer for r in ws.slack.responses}) == 1  # not a new connection (with TLS, in Slack) for each
+
+
 async def test_admins_only_limits_changes_to_admins_and_subscription_owners(
     start: Callable[..., Awaitable[Workspace]],
 ) -> None:

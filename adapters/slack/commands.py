@@ -15,8 +15,8 @@ from typing import Any
 import aiohttp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
-from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.slack.config import SlackConfig
 from adapters.slack.post import Poster, checked
@@ -33,8 +33,8 @@ def unescape(text: str) -> str:
 
 
 class SlashCommand:
-    """`handle` is the bolt listener of `/papers`. Bolt passes `ack`, `command`, `respond`, and the
-    `client` and `context` of the workspace the command came from (its token, its bot user), by name."""
+    """`handle` is the bolt listener of `/papers`. Bolt passes `ack`, `command`, and the `client` and
+    `context` of the workspace the command came from (its token, its bot user), by name."""
 
     def __init__(
         self, host: Host, config: SlackConfig, bot_name: str, give_up: Callable[[AdapterStopped], None]
@@ -48,7 +48,6 @@ class SlashCommand:
         self,
         ack: AsyncAck,
         command: dict[str, Any],
-        respond: AsyncRespond,
         client: AsyncWebClient,
         context: AsyncBoltContext,
     ) -> None:
@@ -66,9 +65,11 @@ class SlashCommand:
         poster = Poster(client, context.bot_user_id or "")
         if reply.announcement and (problem := await self._announce(poster, ctx.key, user, reply.announcement)):
             reply = replace(reply, text=f"{reply.text}\n{problem}")
+        # bolt's `respond` opens a new HTTP session, and connection, for every answer: use the client's pool.
+        answer = AsyncWebhookClient(str(command.get("response_url", "")), session=client.session)
         for message in render_reply(reply):
             try:
-                await respond(text=message.text, blocks=list(message.blocks), response_type="ephemeral")
+                await answer.send(text=message.text, blocks=list(message.blocks), response_type="ephemeral")
             except (aiohttp.ClientError, TimeoutError) as err:
                 log.warning("Slack: could not answer /%s in %s: %s", self._config.command, channel, err)
 
