@@ -218,6 +218,23 @@ async def test_a_failing_command_answers_sorry_and_is_logged(
     assert "/papers list failed" in caplog.text and "database is locked" in caplog.text
 
 
+async def test_a_failure_after_the_ack_is_logged_with_its_traceback(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    rendering = asyncio.Event()
+
+    def broken(reply: Reply) -> list[object]:
+        rendering.set()
+        raise RuntimeError("cannot render")
+
+    monkeypatch.setattr("adapters.slack.commands.render_reply", broken)
+    assert (await ws.send("help"))[0] == 200
+    await rendering.wait()
+    for _ in range(10):  # the command's task ends, then its done callback runs, within a few turns of the loop
+        await asyncio.sleep(0)
+    assert "Slack: /papers failed" in caplog.text and "RuntimeError: cannot render" in caplog.text
+
+
 async def test_status_explains_an_empty_day(ws: Workspace) -> None:
     await ws.says('subscribe "quantum chromodynamics"')
     answer = await ws.says("status")

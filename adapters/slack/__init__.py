@@ -166,6 +166,7 @@ class SlackAdapter:
             client=client,
             signing_secret=self.config.signing_secret or "",
             request_verification_enabled=not self.config.socket_mode,
+            process_before_response=True,  # see SlashCommand.handle: the ack goes out as soon as it returns
         )
         command = SlashCommand(host, self.config, bot_name, self._give_up)
         app.command(f"/{self.config.command}")(command.handle)
@@ -192,6 +193,7 @@ class SlackAdapter:
             client=self._client(None),
             signing_secret=self.config.signing_secret or "",
             oauth_settings=self._workspaces.oauth_settings(),
+            process_before_response=True,  # the same; and an uninstall is recorded before Slack hears back
         )
         self._workspaces.listen(app, host)
         command = SlashCommand(host, self.config, "paperboy", self._refused_in_workspace)  # the manifest's bot name

@@ -7,6 +7,7 @@ the command's response_url, visible to the caller only.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -43,6 +44,7 @@ class SlashCommand:
         self._config = config
         self._bot_name = bot_name
         self._give_up = give_up
+        self._running: set[asyncio.Task[None]] = set()
 
     async def handle(
         self,
@@ -51,7 +53,16 @@ class SlashCommand:
         client: AsyncWebClient,
         context: AsyncBoltContext,
     ) -> None:
+        """Acknowledge and return. The app processes before responding, so Slack gets its 200 the moment
+        this returns, and the command runs meanwhile in a task of its own. (By default bolt runs the whole
+        listener in a task and checks for the ack every 10 ms: in a burst the 200 waited behind other
+        commands' work.)"""
         await ack()
+        task = asyncio.create_task(self._run(command, client, context.bot_user_id or ""))
+        self._running.add(task)  # the loop keeps only a weak reference
+        task.add_done_callback(self._finished)
+
+    async def _run(self, command: dict[str, Any], client: AsyncWebClient, bot_user: str) -> None:
         user = str(command.get("user_id", ""))
         channel = str(command.get("channel_id", ""))
         ctx = CommandContext(
@@ -62,7 +73,7 @@ class SlashCommand:
             command=self._config.command,
         )
         reply = await self._host.handle(ctx, unescape(str(command.get("text", ""))))
-        poster = Poster(client, context.bot_user_id or "")
+        poster = Poster(client, bot_user)
         if reply.announcement and (problem := await self._announce(poster, ctx.key, user, reply.announcement)):
             reply = replace(reply, text=f"{reply.text}\n{problem}")
         # bolt's `respond` opens a new HTTP session, and connection, for every answer: use the client's pool.
@@ -72,6 +83,12 @@ class SlashCommand:
                 await answer.send(text=message.text, blocks=list(message.blocks), response_type="ephemeral")
             except (aiohttp.ClientError, TimeoutError) as err:
                 log.warning("Slack: could not answer /%s in %s: %s", self._config.command, channel, err)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        """Log what bolt's listener error handler logged before the command had a task of its own."""
+        self._running.discard(task)
+        if not task.cancelled() and (err := task.exception()) is not None:
+            log.error("Slack: /%s failed", self._config.command, exc_info=err)
 
     async def _can_manage(self, client: AsyncWebClient, user: str) -> bool:
         """Everyone may, unless SLACK_ADMINS_ONLY: then workspace admins and owners
