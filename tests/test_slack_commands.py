@@ -173,6 +173,12 @@ async def test_ack_is_immediate_whatever_the_core_is_doing(
     assert shown(ws.slack.responses[0].body["blocks"]).startswith("Subscribed as #1: agent")
 
 
+async def test_answers_share_one_connection(ws: Workspace) -> None:
+    for _ in range(3):
+        await ws.says("help")
+    assert len({r.peer for r in ws.slack.responses}) == 1  # not a new connection (with TLS, in Slack) for each
+
+
 async def test_admins_only_limits_changes_to_admins_and_subscription_owners(
     start: Callable[..., Awaitable[Workspace]],
 ) -> None:
@@ -222,6 +228,23 @@ async def test_a_failing_command_answers_sorry_and_is_logged(
     monkeypatch.setattr(core.commands, "handle", broken)
     assert await ws.says("list") == "Sorry, that failed on Paperboy's side and was logged. Please try again later."
     assert "/papers list failed" in caplog.text and "database is locked" in caplog.text
+
+
+async def test_a_failure_after_the_ack_is_logged_with_its_traceback(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    rendering = asyncio.Event()
+
+    def broken(reply: Reply) -> list[object]:
+        rendering.set()
+        raise RuntimeError("cannot render")
+
+    monkeypatch.setattr("adapters.slack.commands.render_reply", broken)
+    assert (await ws.send("help"))[0] == 200
+    await rendering.wait()
+    for _ in range(10):  # the command's task ends, then its done callback runs, within a few turns of the loop
+        await asyncio.sleep(0)
+    assert "Slack: /papers failed" in caplog.text and "RuntimeError: cannot render" in caplog.text
 
 
 async def test_status_explains_an_empty_day(ws: Workspace) -> None:

@@ -161,6 +161,7 @@ class SlackAdapter:
             client=client,
             signing_secret=self.config.signing_secret or "",
             request_verification_enabled=not self.config.socket_mode,
+            process_before_response=True,  # see SlashCommand.handle: the ack goes out as soon as it returns
         )
         command = SlashCommand(host, self.config, bot_name, self._give_up)
         app.command(f"/{self.config.command}")(command.handle)
@@ -183,6 +184,7 @@ class SlackAdapter:
             client=self._client(None),
             signing_secret=self.config.signing_secret or "",
             oauth_settings=self._workspaces.oauth_settings(),
+            process_before_response=True,  # the same; and an uninstall is recorded before Slack hears back
         )
         self._workspaces.listen(app, host)
         command = SlashCommand(host, self.config, "paperboy", self._refused_in_workspace)  # the manifest's bot name
@@ -238,7 +240,8 @@ class SlackAdapter:
         self._web = web.AppRunner(server.web_app, access_log=None, keepalive_timeout=self._read_timeout)
         await self._web.setup()
         try:
-            await web.TCPSite(self._web, self.config.host, self.config.port).start()
+            # Shared (SO_REUSEPORT) by the workers on one PostgreSQL: Linux spreads new connections over them.
+            await web.TCPSite(self._web, self.config.host, self.config.port, reuse_port=self.config.share_port).start()
         except OSError as err:
             self._give_up(f"cannot listen on {self.config.host} port {self.config.port} ({err.strerror or err})")
             return False

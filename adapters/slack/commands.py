@@ -8,16 +8,17 @@ the command's response_url, visible to the caller only.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from typing import Any
 
 import aiohttp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
-from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.slack.config import SlackConfig
 from adapters.slack.post import Poster, checked
@@ -34,8 +35,8 @@ def unescape(text: str) -> str:
 
 
 class SlashCommand:
-    """`handle` is the bolt listener of `/papers`. Bolt passes `ack`, `command`, `respond`, and the
-    `client` and `context` of the workspace the command came from (its token, its bot user), by name."""
+    """`handle` is the bolt listener of `/papers`. Bolt passes `ack`, `command`, and the `client` and
+    `context` of the workspace the command came from (its token, its bot user), by name."""
 
     def __init__(
         self, host: Host, config: SlackConfig, bot_name: str, give_up: Callable[[AdapterStopped], None]
@@ -44,16 +45,23 @@ class SlashCommand:
         self._config = config
         self._bot_name = bot_name
         self._give_up = give_up
+        self._running: set[asyncio.Task[None]] = set()
 
     async def handle(
         self,
         ack: AsyncAck,
         command: dict[str, Any],
-        respond: AsyncRespond,
         client: AsyncWebClient,
         context: AsyncBoltContext,
     ) -> None:
+        """Acknowledge and return. The app processes before responding, so Slack gets its 200 the moment
+        this returns, and the command runs meanwhile in a task of its own. (By default bolt runs the whole
+        listener in a task and checks for the ack every 10 ms: in a burst the 200 waited behind other
+        commands' work.)"""
         await ack()
+        self._spawn(self._run(command, client, context.bot_user_id or ""))
+
+    async def _run(self, command: dict[str, Any], client: AsyncWebClient, bot_user: str) -> None:
         user = str(command.get("user_id", ""))
         channel = str(command.get("channel_id", ""))
         ctx = CommandContext(
@@ -64,18 +72,24 @@ class SlashCommand:
             command=self._config.command,
         )
         reply = await self._host.handle(ctx, unescape(str(command.get("text", ""))))
-        poster = Poster(client, context.bot_user_id or "")
+        poster = Poster(client, bot_user)
         if reply.announcement and (problem := await self._announce(poster, ctx.key, user, reply.announcement)):
             reply = replace(reply, text=f"{reply.text}\n{problem}")
+        # bolt's `respond` opens a new HTTP session, and connection, for every answer: use the client's pool.
+        answer = AsyncWebhookClient(str(command.get("response_url", "")), session=client.session)
         for message in render_reply(reply):
             try:
-                await respond(text=message.text, blocks=list(message.blocks), response_type="ephemeral")
+                await answer.send(text=message.text, blocks=list(message.blocks), response_type="ephemeral")
             except (aiohttp.ClientError, TimeoutError) as err:
                 log.warning("Slack: could not answer /%s in %s: %s", self._config.command, channel, err)
 
-    async def rate(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        """The listener of a digest's 👍/👎 buttons (`block_actions`): rate, and tell the clicker only."""
+    async def rate(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        """The listener of a digest's 👍/👎 buttons (`block_actions`): acknowledged at once like a command;
+        the rating then runs in a task of its own and tells the clicker only."""
         await ack()
+        self._spawn(self._rate(body, client))
+
+    async def _rate(self, body: dict[str, Any], client: AsyncWebClient) -> None:
         user = body.get("user") or {}
         actions = body.get("actions") or [{}]
         found = parse_rate_id(str(actions[0].get("action_id", "")))
@@ -88,10 +102,22 @@ class SlashCommand:
             user_name=user.get("username") or user.get("name") or None, command=self._config.command,
         )
         reply = await self._host.rate(ctx, found[1], found[0])
+        answer = AsyncWebhookClient(str(body.get("response_url", "")), session=client.session)
         try:
-            await respond(text=reply.text, response_type="ephemeral", replace_original=False)
+            await answer.send(text=reply.text, response_type="ephemeral", replace_original=False)
         except (aiohttp.ClientError, TimeoutError) as err:
             log.warning("Slack: could not confirm a rating in %s: %s", channel, err)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._running.add(task)  # the loop keeps only a weak reference
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        """Log what bolt's listener error handler logged before the work had a task of its own."""
+        self._running.discard(task)
+        if not task.cancelled() and (err := task.exception()) is not None:
+            log.error("Slack: /%s failed", self._config.command, exc_info=err)
 
     async def _can_manage(self, client: AsyncWebClient, user: str) -> bool:
         """Everyone may, unless SLACK_ADMINS_ONLY: then workspace admins and owners

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot.config import ConfigError, parse_flag, parse_url
+from bot.store.database import is_postgres
 
 DEFAULT_API_URL = "https://slack.com/api/"
 
@@ -45,6 +47,9 @@ class SlackConfig:
     admins_only: bool = False
     api_url: str = DEFAULT_API_URL
     oauth: SlackOAuth | None = None
+    # HTTP mode: other workers may bind PORT too (SO_REUSEPORT). On PostgreSQL, where several workers are supported;
+    # on SQLite a second one is a mistake, better refused as "port in use" than silently given half the commands.
+    share_port: bool = False
 
     @property
     def socket_mode(self) -> bool:
@@ -100,6 +105,7 @@ class SlackConfig:
             admins_only=parse_flag("SLACK_ADMINS_ONLY", env.get("SLACK_ADMINS_ONLY", "")),
             api_url=api_url if api_url.endswith("/") else api_url + "/",
             oauth=oauth,
+            share_port=is_postgres(get("PAPERBOY_DB")) and hasattr(socket, "SO_REUSEPORT"),
         )
 
 

@@ -103,6 +103,7 @@ class Response:
 
     name: str
     body: JSON
+    peer: tuple[str, int] | None = None  # the client's address and port: one per connection
 
 
 class _Abort(Exception):
@@ -270,7 +271,8 @@ class FakeSlack:
     # HTTP handlers
 
     async def _respond(self, request: web.Request) -> web.Response:
-        self.responses.append(Response(request.match_info["name"], await request.json()))
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        self.responses.append(Response(request.match_info["name"], await request.json(), peer))
         await self._touch()
         return web.Response(text="ok")
 
