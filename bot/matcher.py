@@ -223,24 +223,50 @@ class _Index:
             groups = known.get(text)
             if groups is None:
                 groups = known[text] = self._group(query)
-            if groups:
-                found.append(Hit(subscription, text, groups))
+            if groups:  # tuple.__new__ spares NamedTuple's Python-level __new__, here and for each Group
+                found.append(tuple.__new__(Hit, (subscription, text, groups)))
         return found
 
     def _group(self, query: Query) -> tuple[Group, ...]:
         """The matching papers grouped by the words that hit, as `explain` lists them."""
         root = query.root
+        kind = type(root)
+        if kind is Or:
+            credits: list[tuple[str, int]] = []
+            matched = 0
+            for child in root.children:  # type: ignore[union-attr]  # an OR credits a branch where it holds: one mask each
+                where = self._mask(child)
+                if where:
+                    matched |= where
+                    if type(child) is And:
+                        self._credit(child, where, credits)  # type: ignore[arg-type]
+                    else:  # a term or filter: no NOT, as each side of an OR has a term
+                        credits.append((child.label, where))  # type: ignore[union-attr]
+            return self._split(matched, credits) if matched else ()
         matched = self._mask(root)
         if not matched:
             return ()
-        if type(root) is Or or type(root) is And and Or in map(type, root.children):
-            return self._split(root, matched)
-        return (Group(query.terms, self._indices_of(matched)),)  # no OR: every positive term hit
+        if kind is And and Or in map(type, root.children):  # type: ignore[union-attr]
+            credits = []
+            self._credit(root, matched, credits)  # type: ignore[arg-type]
+            return self._split(matched, credits)
+        return (tuple.__new__(Group, (query.terms, self._indices_of(matched))),)  # no OR: every positive term hit
 
-    def _split(self, root: And | Or, matched: int) -> tuple[Group, ...]:
+    def _split(self, matched: int, credits: list[tuple[str, int]]) -> tuple[Group, ...]:
         """Group the matches by which leaves an OR credits on each."""
-        credits: list[tuple[str, int]] = []
-        self._credit(root, matched, credits)
+        indices_of = self._indices_of
+        covered = 0
+        for _, where in credits:
+            if covered & where:
+                break
+            covered |= where
+        else:  # most ORs: the branches hit different papers, so each makes a group of its own
+            if covered == matched:
+                return tuple([
+                    tuple.__new__(Group, ((label,), indices_of(where)))
+                    for label, where in credits
+                    if where
+                ])
         groups: list[tuple[tuple[str, ...], int]] = [((), matched)]
         for label, where in credits:
             split = []
@@ -253,7 +279,7 @@ class _Index:
                 else:
                     split += ((*words, label), inside), (words, hits ^ inside)
             groups = split
-        return tuple(Group(words, self._indices_of(hits)) for words, hits in groups)
+        return tuple([tuple.__new__(Group, (words, indices_of(hits))) for words, hits in groups])
 
     def _credit(self, node: And | Or, within: int, credits: list[tuple[str, int]]) -> None:
         """Collect (label, papers where that leaf is credited) under `node`, mirroring `_hits` with masks."""
