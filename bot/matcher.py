@@ -12,9 +12,10 @@ need a reason per paper, which is most of the cost when every pair is wanted.
 from __future__ import annotations
 
 import operator
+import sys
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import NamedTuple
 
 from bot.gcpause import no_full_collections
@@ -60,8 +61,9 @@ def _text(parts: tuple[str, ...]) -> str:
 
 @lru_cache(maxsize=8192)
 def _distinct(text: str) -> tuple[str, ...]:
-    """A field's words once each, for the index; cached like `_text`, whose strings it receives."""
-    return tuple(set(text.split()))
+    """A field's words once each, for the index; cached like `_text`, whose strings it receives.
+    Interned: papers share one string per word, so building an index compares words by identity."""
+    return tuple(map(sys.intern, set(text.split())))
 
 
 def _fields(paper: Paper) -> dict[str, str]:
@@ -221,24 +223,50 @@ class _Index:
             groups = known.get(text)
             if groups is None:
                 groups = known[text] = self._group(query)
-            if groups:
-                found.append(Hit(subscription, text, groups))
+            if groups:  # tuple.__new__ spares NamedTuple's Python-level __new__, here and for each Group
+                found.append(tuple.__new__(Hit, (subscription, text, groups)))
         return found
 
     def _group(self, query: Query) -> tuple[Group, ...]:
         """The matching papers grouped by the words that hit, as `explain` lists them."""
         root = query.root
+        kind = type(root)
+        if kind is Or:
+            credits: list[tuple[str, int]] = []
+            matched = 0
+            for child in root.children:  # type: ignore[union-attr]  # an OR credits a branch where it holds: one mask each
+                where = self._mask(child)
+                if where:
+                    matched |= where
+                    if type(child) is And:
+                        self._credit(child, where, credits)  # type: ignore[arg-type]
+                    else:  # a term or filter: no NOT, as each side of an OR has a term
+                        credits.append((child.label, where))  # type: ignore[union-attr]
+            return self._split(matched, credits) if matched else ()
         matched = self._mask(root)
         if not matched:
             return ()
-        if type(root) is Or or type(root) is And and Or in map(type, root.children):
-            return self._split(root, matched)
-        return (Group(query.terms, self._indices_of(matched)),)  # no OR: every positive term hit
+        if kind is And and Or in map(type, root.children):  # type: ignore[union-attr]
+            credits = []
+            self._credit(root, matched, credits)  # type: ignore[arg-type]
+            return self._split(matched, credits)
+        return (tuple.__new__(Group, (query.terms, self._indices_of(matched))),)  # no OR: every positive term hit
 
-    def _split(self, root: And | Or, matched: int) -> tuple[Group, ...]:
+    def _split(self, matched: int, credits: list[tuple[str, int]]) -> tuple[Group, ...]:
         """Group the matches by which leaves an OR credits on each."""
-        credits: list[tuple[str, int]] = []
-        self._credit(root, matched, credits)
+        indices_of = self._indices_of
+        covered = 0
+        for _, where in credits:
+            if covered & where:
+                break
+            covered |= where
+        else:  # most ORs: the branches hit different papers, so each makes a group of its own
+            if covered == matched:
+                return tuple([
+                    tuple.__new__(Group, ((label,), indices_of(where)))
+                    for label, where in credits
+                    if where
+                ])
         groups: list[tuple[tuple[str, ...], int]] = [((), matched)]
         for label, where in credits:
             split = []
@@ -251,7 +279,7 @@ class _Index:
                 else:
                     split += ((*words, label), inside), (words, hits ^ inside)
             groups = split
-        return tuple(Group(words, self._indices_of(hits)) for words, hits in groups)
+        return tuple([tuple.__new__(Group, (words, indices_of(hits))) for words, hits in groups])
 
     def _credit(self, node: And | Or, within: int, credits: list[tuple[str, int]]) -> None:
         """Collect (label, papers where that leaf is credited) under `node`, mirroring `_hits` with masks."""
@@ -290,9 +318,10 @@ class _Index:
         return known
 
     def _find(self, leaf: Leaf) -> int:
-        if isinstance(leaf, Upvotes):  # thresholds vary a lot, so spare them _holds' dispatch
-            compare, value = _COMPARE[leaf.op], leaf.value
-            return sum(1 << i for i, paper in enumerate(self._papers) if compare(paper.upvotes, value))
+        if isinstance(leaf, Upvotes):  # thresholds vary a lot: two bisections each
+            values, at_least = self._upvotes
+            low, high = at_least[bisect_left(values, leaf.value)], at_least[bisect_right(values, leaf.value)]
+            return {">=": low, ">": high, "<": self._all ^ low, "<=": self._all ^ high, "=": low ^ high}[leaf.op]
         if not isinstance(leaf, Term):
             likes = self._likes
             return sum(1 << i for i, paper in enumerate(self._papers) if _holds(leaf, paper, self._fields[i], likes))
@@ -305,11 +334,26 @@ class _Index:
                 for word in rest:
                     candidates &= postings.get(word, 0)
                 texts, phrase = self._texts[field], _spaced(leaf.words)
-                for i in _bits(candidates & ~found):
+                unsure = candidates & ~found
+                while unsure:  # a few papers each: cheaper bit by bit than through _bits
+                    i = unsure.bit_length() - 1
                     if phrase not in texts[i]:
                         candidates ^= 1 << i
+                    unsure ^= 1 << i
             found |= candidates
         return found
+
+    @cached_property
+    def _upvotes(self) -> tuple[list[int], list[int]]:
+        """The distinct upvote counts, ascending, and for each the papers with at least that many (then none)."""
+        values = sorted({paper.upvotes for paper in self._papers})
+        rank = {value: at for at, value in enumerate(values)}
+        at_least = [0] * (len(values) + 1)
+        for i, paper in enumerate(self._papers):
+            at_least[rank[paper.upvotes]] |= 1 << i
+        for at in reversed(range(len(values))):
+            at_least[at] |= at_least[at + 1]
+        return values, at_least
 
     def _indices_of(self, mask: int) -> tuple[int, ...]:
         found = self._indices.get(mask)

@@ -176,6 +176,13 @@ def test_upvotes_comparisons(text: str, hit: bool) -> None:
     assert (words(text) is not None) is hit
 
 
+def test_the_matcher_compares_upvotes_like_explain_at_and_around_every_papers_count() -> None:
+    counts = {p.upvotes + step for p in PAPERS for step in (-1, 0, 1) if p.upvotes + step >= 0}
+    texts = [f"upvotes:{op}{count}" for count in sorted(counts) for op in ("", ">=", ">", "<=", "<", "=")]
+    subscriptions = [(i, parse(text)) for i, text in enumerate(texts)]
+    assert Matcher(subscriptions).match(PAPERS) == expected(subscriptions, PAPERS)
+
+
 def test_has_code_and_project() -> None:
     with_code = {p.id for p in PAPERS if p.github_repo}
     assert set(matches("has:code")) == with_code and len(with_code) == 12

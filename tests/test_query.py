@@ -97,6 +97,13 @@ def test_filters_alone_are_a_query() -> None:
     assert parse("has:code upvotes:>50").terms == ("has:code", "upvotes:>50")
 
 
+def test_equal_terms_of_different_queries_are_one_object() -> None:
+    diffusion = parse("diffusion -video").root.children[0]  # type: ignore[union-attr]
+    assert parse("gan OR diffusion").root.children[1] is diffusion  # type: ignore[union-attr]  # a wave shares them
+    assert parse("Diffusion").root == term("Diffusion")  # each keeps its label as written
+    assert parse("title:diffusion").root == term("title:diffusion", "diffusion", fields=("title",))
+
+
 # Errors, as the user reads them
 
 
