@@ -36,6 +36,7 @@ from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bot.gcpause import no_full_collections  # noqa: E402
 from bot import matcher  # noqa: E402
 from bot.matcher import Hit, Matcher, by_paper, match_channels  # noqa: E402
 from bot.models import Paper, Reason  # noqa: E402
@@ -491,6 +492,7 @@ def per_channel(wave: dict[int, list[tuple[int, Query]]], papers: list[Paper], f
     return found
 
 
+@no_full_collections  # as delivery plans a wave
 def one_pass(wave: dict[int, list[tuple[int, Query]]], papers: list[Paper]) -> Wave:
     matcher._index.cache_clear()
     return dict(match_channels(wave, papers))
@@ -551,7 +553,8 @@ def report_waves(rows: list[WaveRow]) -> None:
     print(f"\nwave planning: channels x {PER_CHANNEL} subscriptions; per channel = Matcher(subs).match(papers) for"
           f" each channel, timed on {CHANNEL_SAMPLE} channels and extrapolated, with a fresh index (as delivery did)"
           f" or the index kept across channels; one pass = dict(match_channels(wave, papers)), median of {REPEATS};"
-          " lag = the event loop's longest delay while one pass ran in asyncio.to_thread")
+          " lag = the event loop's longest delay while one pass ran in asyncio.to_thread; one pass holds off full garbage"
+          " collections, as delivery does (bot/gcpause.py)")
     header = (f"{'channels':>8} {'papers':>6} {'per channel s':>13} {'kept index s':>12} {'one pass s':>10}"
               f" {'ratio':>7} {'lag ms':>7} {'disagree':>8}")
     print(header)
