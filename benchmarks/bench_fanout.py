@@ -148,8 +148,10 @@ def once(posted: dict[str, list[str]], recorded: dict[str, list[str]], channels:
 async def slack_run(tmp: Path, count: int) -> Result:
     async with FakeSlack(channel_rate=True, workspace_per_minute=SLACK_PER_MINUTE) as slack:
         ids = [slack.add_channel(f"papers-{n}") for n in range(count)]
-        config = SlackConfig(bot_token=slack.bot_token, signing_secret="bench", port=0, api_url=slack.api_url)
-        adapter = SlackAdapter(config, host="127.0.0.1", per_minute=SLACK_PER_MINUTE)
+        config = SlackConfig(
+            bot_token=slack.bot_token, signing_secret="bench", port=0, api_url=slack.api_url, host="127.0.0.1"
+        )
+        adapter = SlackAdapter(config, per_minute=SLACK_PER_MINUTE)
         keys = [ChannelKey("slack", slack.team_id, c) for c in ids]
         first, wall = await fanout(
             str(tmp / "slack.db"), [adapter], keys, adapter.connected.wait,
