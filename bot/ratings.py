@@ -34,7 +34,8 @@ class Ratings:
         self._store = store
         self._source = source
         self._clock = clock
-        self._models: dict[int, tuple[tuple[Labels, tuple[str, ...]], Taste | None]] = {}  # channel id -> (what it learned from, model)
+        # channel id -> (what its model learned from: labels and the recent papers' ids, the model)
+        self._models: dict[int, tuple[tuple[Labels, tuple[str, ...]], Taste | None]] = {}
         self._training: set[asyncio.Task[object]] = set()
 
     async def find_paper(self, paper_id: str) -> Paper | None:
@@ -110,8 +111,9 @@ class Ratings:
             )
             trained = await asyncio.to_thread(_train, [*known.values(), *recent], stale)
             for channel_id, (_, labels) in stale.items():
-                self._models[channel_id] = ((labels, recent_ids), trained.get(channel_id))
-                if (taste := trained.get(channel_id)) is not None:
+                taste = trained.get(channel_id)
+                self._models[channel_id] = ((labels, recent_ids), taste)
+                if taste is not None:
                     found[channel_id] = taste
         return found
 
