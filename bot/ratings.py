@@ -54,10 +54,13 @@ class Ratings:
         """The papers the channel's `like:` subscriptions name: they count as liked."""
         return seed_ids(sub.query for sub in await self._store.subscriptions(channel_id))
 
-    async def labels(self, channel: Channel, recent: Sequence[Paper] | None = None) -> Labels:
+    async def labels(
+        self, channel: Channel, recent: Sequence[Paper] | None = None, seeds: Sequence[str] | None = None
+    ) -> Labels:
         """What the channel told us. Papers delivered and not rated are weak negatives; before its
         first digest, the `recent` papers stand in for them (as the benchmark's protocol treats every
-        paper of its training days), so ratings alone teach a taste from the first day."""
+        paper of its training days), so ratings alone teach a taste from the first day. `seeds`: its
+        `like:` seeds when the caller has them already (a wave read every subscription)."""
         from bot.relevance import labels
 
         shown = await self._store.delivered_recently(channel.id, WEAK_NEGATIVES)
@@ -65,7 +68,9 @@ class Ratings:
             if recent is None:
                 recent = await self._store.recent_papers(VOCABULARY_DAYS)
             shown = [p.id for p in recent][:WEAK_NEGATIVES]
-        return labels(await self._store.ratings(channel.id), await self.seeds(channel.id), shown)
+        if seeds is None:
+            seeds = await self.seeds(channel.id)
+        return labels(await self._store.ratings(channel.id), seeds, shown)
 
     async def taste(self, channel: Channel) -> Taste | None:
         """The channel's learned taste, trained again (off the event loop) when what it learns from changed."""
@@ -78,21 +83,22 @@ class Ratings:
         `like:` seeds are looked at. A taste that cannot be had is logged, and that channel keeps
         upvote order."""
         rated = await self._store.rated_channels([channel.id for channel in channels])
-        return await self._learn([
-            channel for channel in channels
-            if channel.id in rated or seed_ids(query for _, query in subscriptions.get(channel.id, ()))
-        ])
+        seeds = {channel.id: seed_ids(query for _, query in subscriptions.get(channel.id, ())) for channel in channels}
+        return await self._learn([channel for channel in channels if channel.id in rated or seeds[channel.id]], seeds)
 
-    async def _learn(self, channels: Sequence[Channel]) -> dict[int, Taste]:
+    async def _learn(
+        self, channels: Sequence[Channel], seeds: Mapping[int, Sequence[str]] | None = None
+    ) -> dict[int, Taste]:
         """Tastes of these channels: those cached for what they learn from now as they are, the rest
-        trained in one worker-thread call over one shared corpus (vectorising is the costly part)."""
+        trained in one worker-thread call over one shared corpus (vectorising is the costly part).
+        `seeds`, by channel id, saves reading their subscriptions again."""
         recent = await self._store.recent_papers(VOCABULARY_DAYS)
         recent_ids = tuple(p.id for p in recent)
         found: dict[int, Taste] = {}
         stale: dict[int, tuple[Channel, Labels]] = {}
         for channel in channels:
             try:
-                labels = await self.labels(channel, recent)
+                labels = await self.labels(channel, recent, seeds[channel.id] if seeds is not None else None)
             except Exception:
                 log.exception("could not read the ratings of %s; its digest goes out in upvote order", channel.key)
                 continue
